@@ -1,0 +1,3 @@
+from verifix.cli import main
+
+raise SystemExit(main())
