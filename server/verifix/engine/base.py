@@ -34,6 +34,8 @@ class Completion:
     stopped_by: StoppedBy
     # Prompt tokens the backend really had to evaluate (the rest came from its cache).
     prompt_tokens_evaluated: int | None = None
+    # The <think> part of a thinking model's answer (kept out of `text`).
+    thinking: str = ""
 
 
 @dataclass

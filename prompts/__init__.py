@@ -1,0 +1,1 @@
+"""Prompt templates (Markdown files), shipped inside the package as verifix.prompts."""

