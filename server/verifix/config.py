@@ -17,12 +17,12 @@ from typing import Any, Literal, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover
+else:  # pragma: no cover - cattrs brings the exceptiongroup backport on 3.10
     import tomli as tomllib
+    from exceptiongroup import BaseExceptionGroup
 
 ENV_PREFIX = "VERIFIX_"
 
@@ -229,7 +229,7 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def env_key(key: str) -> str:
-    """"sandbox.allowWeak" -> "VERIFIX_SANDBOX_ALLOW_WEAK"."""
+    """ "sandbox.allowWeak" -> "VERIFIX_SANDBOX_ALLOW_WEAK"."""
     return ENV_PREFIX + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).replace(".", "_").upper()
 
 

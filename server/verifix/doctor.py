@@ -10,7 +10,6 @@ from verifix.config import Settings
 from verifix.engine.base import EngineError
 
 
-
 def _check(name: str, ok: bool, detail: str, remedy: str = "", **extra: Any) -> dict[str, Any]:
     return {"name": name, "ok": ok, "detail": detail, "remedy": remedy, **extra}
 
@@ -33,24 +32,34 @@ def check_sandbox(settings: Settings) -> dict[str, Any]:
     try:
         from verifix.sandbox import detect_isolation
     except ImportError:
-        return _check("sandbox", False, "the sandbox is not part of this build",
-                      "upgrade verifix")
+        return _check("sandbox", False, "the sandbox is not part of this build", "upgrade verifix")
     isolation = detect_isolation()
     strength = getattr(isolation, "strength", isolation)
     why = getattr(isolation, "detail", "")
     if strength == "strong":
-        return _check("sandbox", True, f"strong isolation (bubblewrap){': ' + why if why else ''}",
-                      isolation="strong")
-    remedy = ("install bubblewrap (sudo apt-get install bubblewrap); on Ubuntu 24.04 also allow "
-              "unprivileged user namespaces for bwrap (AppArmor)")
+        return _check(
+            "sandbox",
+            True,
+            f"strong isolation (bubblewrap){': ' + why if why else ''}",
+            isolation="strong",
+        )
+    remedy = (
+        "install bubblewrap (sudo apt-get install bubblewrap); on Ubuntu 24.04 also allow "
+        "unprivileged user namespaces for bwrap (AppArmor)"
+    )
     if strength == "weak":
         ok = settings.sandbox.allowWeak
         detail = f"weak isolation (rlimits only){': ' + why if why else ''}"
         if ok:
             detail += " — allowed by sandbox.allowWeak"
         return _check("sandbox", ok, detail, remedy, isolation="weak")
-    return _check("sandbox", False, f"no usable isolation{': ' + why if why else ''}", remedy,
-                  isolation="none")
+    return _check(
+        "sandbox",
+        False,
+        f"no usable isolation{': ' + why if why else ''}",
+        remedy,
+        isolation="none",
+    )
 
 
 def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
@@ -65,7 +74,9 @@ def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
         try:
             engine = open_engine(settings)
         except (EngineError, models.ModelError) as exc:
-            checks.append(_check("load", False, str(exc), "check the model file and llama.cpp build"))
+            checks.append(
+                _check("load", False, str(exc), "check the model file and llama.cpp build")
+            )
             engine = None
         else:
             load_s = time.perf_counter() - start
@@ -73,23 +84,40 @@ def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
             build = getattr(engine, "build_info", lambda: {})()
             if build:
                 gpu = "compiled in" if build["gpu_offload"] else "not compiled in (CPU only)"
-                remedy = "" if build["gpu_offload"] else (
-                    "for a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' pip install --force-reinstall "
-                    "--no-cache-dir llama-cpp-python")
-                checks.append(_check(
-                    "llama.cpp", True,
-                    f"llama-cpp-python {build['llama_cpp_python']}, GPU offload {gpu}, "
-                    f"{build['threads']} threads", remedy, **build))
+                remedy = (
+                    ""
+                    if build["gpu_offload"]
+                    else (
+                        "for a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' pip install "
+                        "--force-reinstall "
+                        "--no-cache-dir llama-cpp-python"
+                    )
+                )
+                checks.append(
+                    _check(
+                        "llama.cpp",
+                        True,
+                        f"llama-cpp-python {build['llama_cpp_python']}, GPU offload {gpu}, "
+                        f"{build['threads']} threads",
+                        remedy,
+                        **build,
+                    )
+                )
         if engine is not None and generate:
             try:
                 probe = [{"role": "user", "content": prompt.render("doctor_probe")}]
                 c = engine.generate(probe, max_tokens=48)
                 rate = c.completion_tokens / max(c.seconds, 1e-9)
-                checks.append(_check("generation", c.completion_tokens > 0,
-                                     f"{rate:.1f} tokens/s ({c.completion_tokens} tokens, "
-                                     f"{c.seconds:.2f} s incl. a {c.prompt_tokens}-token prompt)",
-                                     "the model produced nothing: try another model",
-                                     tokens_per_s=round(rate, 1)))
+                checks.append(
+                    _check(
+                        "generation",
+                        c.completion_tokens > 0,
+                        f"{rate:.1f} tokens/s ({c.completion_tokens} tokens, "
+                        f"{c.seconds:.2f} s incl. a {c.prompt_tokens}-token prompt)",
+                        "the model produced nothing: try another model",
+                        tokens_per_s=round(rate, 1),
+                    )
+                )
             except EngineError as exc:
                 checks.append(_check("generation", False, str(exc), "see the error above"))
         if engine is not None:

@@ -10,7 +10,9 @@ from typing import BinaryIO
 MAGIC = b"GGUF"
 
 # GGUF metadata value types -> struct format of fixed-size scalars.
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_SCALARS = {
+    0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d",
+}  # fmt: skip
 _STRING, _ARRAY = 8, 9
 
 # ggml tensor types -> (elements per block, bytes per block); used to find where the data ends.

@@ -217,7 +217,9 @@ def looks_like_path(value: str) -> bool:
     return value.endswith(".gguf") or os.sep in value or "/" in value or Path(value).exists()
 
 
-def resolve(value: str, *, assemble: bool = True, progress: Progress | None = None) -> ResolvedModel:
+def resolve(
+    value: str, *, assemble: bool = True, progress: Progress | None = None
+) -> ResolvedModel:
     """A registered model name or a path to a local .gguf file, ready for llama.cpp."""
     value = value.strip() or DEFAULT_MODEL
     spec = lookup(value)
@@ -228,7 +230,9 @@ def resolve(value: str, *, assemble: bool = True, progress: Progress | None = No
             path = model_path(spec)
         else:
             locate_parts(spec)  # raises with the remedy when parts are missing
-            raise ModelError(f"model {spec.name} is installed but not assembled: verifix model fetch")
+            raise ModelError(
+                f"model {spec.name} is installed but not assembled: verifix model fetch"
+            )
         return ResolvedModel(path, spec.name, spec, _checked(path))
     if not looks_like_path(value):
         names = ", ".join(REGISTRY)

@@ -48,7 +48,9 @@ class LlamaCppEngine:
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - a broken install
-            raise EngineError(f"llama-cpp-python is not importable ({exc}): pip install verifix") from None
+            raise EngineError(
+                f"llama-cpp-python is not importable ({exc}): pip install verifix"
+            ) from None
         self._llama_cpp = llama_cpp
         self.name = name or Path(model_path).name
         self.model_path = Path(model_path)
@@ -113,7 +115,9 @@ class LlamaCppEngine:
         return str(self._formatter(messages=list(messages)).prompt)
 
     def tokenize(self, text: str) -> list[int]:
-        add_bos = self._formatter is None and bool(self._llm.metadata.get("tokenizer.ggml.add_bos_token") == "true")
+        add_bos = self._formatter is None and bool(
+            self._llm.metadata.get("tokenizer.ggml.add_bos_token") == "true"
+        )
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
     # -- generation ----------------------------------------------------------------------
@@ -200,12 +204,25 @@ class LlamaCppEngine:
             tail = scanner.feed(decoder.decode(b"", final=True))[0] + scanner.flush()
             if tail and on_token is not None and stopped_by != "cancel":
                 on_token(tail)
-        return self._finish(text, tokens, start, scanner.text, produced, stopped_by,
-                            evaluated=self._last_prompt_eval)
+        return self._finish(
+            text,
+            tokens,
+            start,
+            scanner.text,
+            produced,
+            stopped_by,
+            evaluated=self._last_prompt_eval,
+        )
 
     def _finish(
-        self, text: str, tokens: list[int], start: float, out: str, produced: int,
-        stopped_by: str, evaluated: int,
+        self,
+        text: str,
+        tokens: list[int],
+        start: float,
+        out: str,
+        produced: int,
+        stopped_by: str,
+        evaluated: int,
     ) -> Completion:
         completion = Completion(
             text=out,

@@ -35,8 +35,13 @@ def generate_with_thinking_budget(
     parts: list[Completion] = []
 
     def run(prompt: str, budget: int, stops: Sequence[str] | None, emit: bool) -> Completion:
-        c = engine.generate(prompt, max_tokens=max(budget, 1), stop=stops,
-                            on_token=on_token if emit else None, **common)
+        c = engine.generate(
+            prompt,
+            max_tokens=max(budget, 1),
+            stop=stops,
+            on_token=on_token if emit else None,
+            **common,
+        )
         parts.append(c)
         return c
 
@@ -54,8 +59,11 @@ def generate_with_thinking_budget(
     used = first.completion_tokens
     waits = 0
     while (
-        first.stopped_by == "stop" and used < min_think and waits < max_waits
-        and used < think_budget and not (cancel and cancel.cancelled)
+        first.stopped_by == "stop"
+        and used < min_think
+        and waits < max_waits
+        and used < think_budget
+        and not (cancel and cancel.cancelled)
     ):
         thinking += "\nWait"
         waits += 1
@@ -73,8 +81,9 @@ def _strip(thinking: str) -> str:
     return thinking.strip().removeprefix(OPEN).strip()
 
 
-def _combine(parts: list[Completion], text: str, thinking: str, stopped_by: str | None = None
-             ) -> Completion:
+def _combine(
+    parts: list[Completion], text: str, thinking: str, stopped_by: str | None = None
+) -> Completion:
     return Completion(
         text=text,
         prompt_tokens=sum(p.prompt_tokens for p in parts),

@@ -1,0 +1,22 @@
+"""Shared fixtures. The real embedded model is loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def real_model_path():
+    """The embedded default model, assembled and sha256-verified (./dev test fetches it)."""
+    from verifix import models
+
+    return models.resolve(models.DEFAULT_MODEL).path
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_model_path):
+    from verifix.engine.llama import LlamaCppEngine
+
+    engine = LlamaCppEngine(real_model_path, n_ctx=4096, seed=0)
+    yield engine
+    engine.close()
