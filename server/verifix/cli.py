@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     mf = msub.add_parser("fetch", parents=[common], help="assemble and verify a model")
     mf.add_argument("name", nargs="?")
 
+    for name, target_help, help_text in (
+        ("generate", "FILE::QUALNAME", "write a verified implementation of a function"),
+        ("repair", "TEST_FILE::TEST_NAME", "fix the code a failing test exercises"),
+    ):
+        p = sub.add_parser(name, parents=[common], help=help_text)
+        p.add_argument("target", metavar=target_help)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--apply", action="store_true",
+                       help="write a verified result into the file (only the function changes)")
+        p.add_argument("--force", action="store_true",
+                       help="with --apply: also write a plausible or unverified result")
+        p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
     doctor = sub.add_parser("doctor", parents=[common], help="check model, llama.cpp and sandbox")
     doctor.add_argument("--json", action="store_true")
     doctor.add_argument("--no-generate", action="store_true", help="skip the tokens/s probe")
@@ -186,7 +199,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     raise CliError(f"unknown benchmark suite {args.suite!r}")
 
 
-COMMANDS = {"model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench}
+# -- generate / repair ----------------------------------------------------------------------
+def cmd_job(args: argparse.Namespace) -> int:
+    from verifix.jobs import run_cli_job
+
+    return run_cli_job(args.command, args.target, load_settings(args), as_json=args.json,
+                       apply=args.apply, force=args.force, quiet=args.quiet)
+
+
+COMMANDS = {"model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench,
+            "generate": cmd_job, "repair": cmd_job}
 
 
 def main(argv: list[str] | None = None) -> int:

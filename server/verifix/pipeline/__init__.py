@@ -1,1 +1,1 @@
-"""verifix.pipeline"""
+"""The verification pipeline: task -> candidates -> checks -> select -> repair -> Result."""

@@ -1,0 +1,190 @@
+"""Candidates from the model: a greedy probe, PlanSearch-lite plans, diversified samples.
+
+Every prompt of one task starts with the same system prompt and spec, so the engine's KV
+cache evaluates that prefix once for all candidates.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from verifix import prompt
+from verifix.code import python as pycode
+from verifix.engine.base import CancelToken, Completion, Engine, Message
+from verifix.pipeline.task import Task
+
+# Stop at the closing fence: the prose models add after their code costs tokens and time.
+CODE_STOP = ["\n```\n", "\n```\r\n"]
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    def add(self, c: Completion) -> None:
+        self.prompt_tokens += c.prompt_tokens
+        self.completion_tokens += c.completion_tokens
+        self.calls += 1
+
+
+@dataclass
+class Candidate:
+    id: int
+    origin: str  # "greedy" | "sample" | "plan" | "repair"
+    function_code: str  # the definition of the target function, at column 0
+    imports: list[str] = field(default_factory=list)
+    helpers: list[str] = field(default_factory=list)
+    plan: str | None = None
+    parent: int | None = None  # the candidate a repair started from
+    # Filled in by checks:
+    trusted_passed: int = 0
+    trusted_total: int = 0
+    failures: list[str] = field(default_factory=list)
+    behaviour: tuple[str, ...] | None = None
+
+    @property
+    def passes_trusted(self) -> bool:
+        return self.trusted_passed == self.trusted_total
+
+    @property
+    def key(self) -> str:
+        """Identical implementations (modulo formatting and comments) share a key."""
+        try:
+            return ast.dump(ast.parse(self.function_code))
+        except SyntaxError:
+            return self.function_code
+
+
+class Generator:
+    """Asks the engine for code, plans and test inputs for one task."""
+
+    def __init__(self, engine: Engine, task: Task, *, max_tokens: int, seed: int,
+                 cancel: CancelToken | None) -> None:
+        self.engine = engine
+        self.task = task
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.cancel = cancel
+        self.usage = Usage()
+        self._next_id = 0
+
+    def _messages(self, template: str, **values: object) -> list[Message]:
+        fields = {"name": self.task.name, "stub": self.task.stub, "context": self.task.context}
+        wanted = prompt.placeholders(template)
+        body = prompt.render(template, **{k: v for k, v in fields.items() if k in wanted},
+                             **values)
+        return [{"role": "system", "content": prompt.render("system")},
+                {"role": "user", "content": body}]
+
+    def _complete(self, messages: list[Message], *, temperature: float, seed: int,
+                  max_tokens: int | None = None, stop: list[str] | None = None) -> str:
+        c = self.engine.generate(
+            messages, max_tokens=max_tokens or self.max_tokens, temperature=temperature,
+            top_p=0.95 if temperature > 0 else 1.0, seed=seed, stop=stop, cancel=self.cancel,
+        )
+        self.usage.add(c)
+        return c.text
+
+    def _candidate(self, reply: str, origin: str, plan: str | None = None,
+                   parent: int | None = None) -> Candidate | None:
+        extracted = pycode.extract_function(reply, self.task.name)
+        if extracted is None:
+            return None
+        self._next_id += 1
+        return Candidate(self._next_id, origin, extracted.function, list(extracted.imports),
+                         list(extracted.helpers), plan=plan, parent=parent)
+
+    def code(self, *, temperature: float, seed: int, plan: str | None = None,
+             origin: str = "sample") -> Candidate | None:
+        if plan is None:
+            messages = self._messages("generate")
+        else:
+            messages = self._messages("generate_with_plan", plan=plan)
+        reply = self._complete(messages, temperature=temperature, seed=seed, stop=CODE_STOP)
+        return self._candidate(reply + "\n```\n", origin if plan is None else "plan", plan)
+
+    def plans(self, count: int, *, temperature: float, seed: int) -> list[str]:
+        reply = self._complete(self._messages("plans", count=count), temperature=temperature,
+                               seed=seed, max_tokens=96 * count + 64)
+        return parse_plans(reply)[:count]
+
+    def inputs(self, count: int, *, seed: int) -> list[tuple[str, str | None]]:
+        """Model-proposed calls with (soft, untrusted) expected results."""
+        reply = self._complete(self._messages("inputs", count=count), temperature=0.0,
+                               seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
+        return parse_input_asserts(reply, self.task.name)
+
+    def repair(self, template: str, perspective: str, *, seed: int, temperature: float,
+               parent: Candidate, **values: object) -> Candidate | None:
+        messages = self._messages(template, perspective=prompt.render(perspective), **values)
+        reply = self._complete(messages, temperature=temperature, seed=seed,
+                               max_tokens=self.max_tokens + 200)
+        return self._candidate(reply, "repair", parent=parent.id)
+
+
+_PLAN_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.*)")
+
+
+def parse_plans(reply: str) -> list[str]:
+    """Numbered (or bulleted) list items, each joined into one line."""
+    plans: list[str] = []
+    current: list[str] = []
+    for line in reply.splitlines():
+        m = _PLAN_ITEM.match(line)
+        if m:
+            if current:
+                plans.append(" ".join(current))
+            current = [m.group(1).strip()]
+        elif current and line.strip() and not line.lstrip().startswith("```"):
+            current.append(line.strip())
+        elif current and not line.strip():
+            plans.append(" ".join(current))
+            current = []
+    if current:
+        plans.append(" ".join(current))
+    cleaned = [re.sub(r"\*\*", "", p).strip() for p in plans]
+    return [p for p in cleaned if len(p) > 12]
+
+
+def parse_input_asserts(reply: str, name: str) -> list[tuple[str, str | None]]:
+    """`assert name(...) == y` lines -> (call, expected); a bare `name(...)` -> (call, None)."""
+    out: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for raw in reply.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "```")):
+            continue
+        try:
+            node = ast.parse(line, mode="exec").body
+        except SyntaxError:
+            continue
+        if len(node) != 1:
+            continue
+        stmt = node[0]
+        call: ast.expr | None = None
+        expected: ast.expr | None = None
+        if isinstance(stmt, ast.Assert) and isinstance(stmt.test, ast.Compare):
+            cmp = stmt.test
+            if len(cmp.ops) == 1 and isinstance(cmp.ops[0], (ast.Eq, ast.Is)):
+                call, expected = cmp.left, cmp.comparators[0]
+        elif isinstance(stmt, ast.Assert):
+            call = stmt.test
+            if isinstance(call, ast.UnaryOp) and isinstance(call.op, ast.Not):
+                call, expected = call.operand, ast.Constant(False)
+            else:
+                expected = ast.Constant(True)
+        elif isinstance(stmt, ast.Expr):
+            call = stmt.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id == name):
+            continue
+        call_src = ast.unparse(call)
+        if call_src in seen:
+            continue
+        seen.add(call_src)
+        out.append((call_src, ast.unparse(expected) if expected is not None else None))
+    return out

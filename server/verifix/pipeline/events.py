@@ -1,0 +1,38 @@
+"""Typed events every stage emits (the language server turns them into editor progress)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Phase = Literal[
+    "task", "probe", "plans", "candidates", "inputs", "checks", "select", "repair", "done"
+]
+
+# Rough share of a job's progress at the start of each phase (for a percentage bar).
+PHASE_PERCENT: dict[str, int] = {
+    "task": 0, "probe": 5, "plans": 20, "candidates": 25, "inputs": 55, "checks": 65,
+    "select": 80, "repair": 85, "done": 100,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    phase: Phase
+    message: str
+    candidates: int = 0  # candidates produced so far
+    checks_passed: int = 0  # best trusted-check score so far
+    checks_total: int = 0
+    percent: int = 0
+    data: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EventSink = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    pass

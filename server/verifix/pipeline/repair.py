@@ -1,0 +1,60 @@
+"""Repair: when nothing passes the trusted checks, fix the closest candidates from real traces.
+
+Each round looks at a failure from another perspective (logic, missing cases, wrong
+assumptions, another algorithm). A fix is re-run against ALL trusted checks, so a repair
+that fixes one check and breaks another scores no better than before and is never selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from verifix.pipeline.candidates import Candidate, Generator
+from verifix.pipeline.checks import Verifier
+
+PERSPECTIVES = ["perspective_logic", "perspective_cases", "perspective_assumptions",
+                "perspective_rewrite"]
+
+
+def parents_for_repair(pool: list[Candidate], n: int = 2) -> list[Candidate]:
+    """The best distinct candidates by trusted checks passed (ties: earliest)."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for c in sorted(pool, key=lambda c: (-c.trusted_passed, c.id)):
+        if c.key not in seen:
+            seen.add(c.key)
+            out.append(c)
+        if len(out) == n:
+            break
+    return out
+
+
+def repair_round(
+    gen: Generator,
+    verifier: Verifier,
+    pool: list[Candidate],
+    round_index: int,
+    *,
+    seed: int,
+    temperature: float,
+    template: str = "repair",
+    extra: Callable[[Candidate], dict[str, object]] | None = None,
+) -> list[Candidate]:
+    """One round: repair each of the best parents once; return the checked fixes."""
+    fixes: list[Candidate] = []
+    for i, parent in enumerate(parents_for_repair(pool)):
+        perspective = PERSPECTIVES[(round_index * 2 + i) % len(PERSPECTIVES)]
+        values: dict[str, object] = (
+            extra(parent) if extra else {
+                "code": parent.function_code.strip(),
+                "failures": "\n\n".join(parent.failures[:3]) or "(no failure text)",
+            }
+        )
+        fix = gen.repair(template, perspective, seed=seed + 101 * round_index + i,
+                         temperature=temperature if round_index or i else 0.0,
+                         parent=parent, **values)
+        if fix is None:
+            continue
+        verifier.check_trusted(fix)
+        fixes.append(fix)
+    return fixes

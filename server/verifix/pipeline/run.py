@@ -1,0 +1,253 @@
+"""The pipeline, stage by stage: probe, inputs, candidates, checks, select, repair.
+
+Honest by construction: only the task's trusted checks (docstring examples, the project's
+tests, the test the user pointed at) can filter candidates; model-written inputs are used for
+agreement between candidates, and model-predicted results only break ties.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from verifix.config import PipelineSettings
+from verifix.engine.base import CancelToken, Engine, EngineError
+from verifix.pipeline import repair as repair_mod
+from verifix.pipeline.candidates import Candidate, Generator
+from verifix.pipeline.checks import Verifier
+from verifix.pipeline.events import PHASE_PERCENT, Event, EventSink, Phase, ignore
+from verifix.pipeline.result import Evidence, Result
+from verifix.pipeline.select import Selection, select
+from verifix.pipeline.task import Cancelled, Task
+
+N_INPUTS = 8  # model-proposed inputs per task
+MAX_INPUTS = 12
+EARLY_SAMPLES = 2  # independent samples tried to confirm a probe that passes the examples
+
+
+class BudgetExhausted(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    """What one run may do (the benchmark's ablations switch these off)."""
+
+    candidates: int = 4
+    temperature: float = 0.8
+    max_tokens: int = 768
+    plans: bool = True
+    generated_checks: bool = True
+    repair: bool = True
+    repair_rounds: int = 2
+    time_budget: float = 300.0
+    early_stop: bool = True
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, p: PipelineSettings, seed: int = 0) -> Options:
+        return cls(candidates=p.candidates, temperature=p.temperature, max_tokens=p.maxTokens,
+                   plans=p.plans, generated_checks=p.generatedChecks, repair=p.repair,
+                   repair_rounds=p.repairRounds, time_budget=p.timeBudget, seed=seed)
+
+
+class Pipeline:
+    def __init__(self, task: Task, engine: Engine, sandbox: Any, options: Options,
+                 events: EventSink = ignore, cancel: CancelToken | None = None) -> None:
+        self.task = task
+        self.options = options
+        self.events = events
+        self.cancel = cancel or CancelToken()
+        self.gen = Generator(engine, task, max_tokens=options.max_tokens, seed=options.seed,
+                             cancel=self.cancel)
+        self.verifier = Verifier(task, sandbox, self.cancel)
+        self.pool: list[Candidate] = []
+        self.inputs: list[str] = []
+        self.expected: list[str | None] = []
+        self.repairs = 0
+        self.start = time.perf_counter()
+        self.phase: Phase = "task"
+
+    # -- plumbing ------------------------------------------------------------------------
+    def emit(self, phase: Phase, message: str, **data: Any) -> None:
+        self.phase = phase
+        best = max((c.trusted_passed for c in self.pool), default=0)
+        self.events(Event(phase, message, candidates=len(self.pool), checks_passed=best,
+                          checks_total=self.task.trusted_total,
+                          percent=PHASE_PERCENT.get(phase, 0), data=data or None))
+
+    def guard(self) -> None:
+        if self.cancel.cancelled:
+            raise Cancelled
+        if time.perf_counter() - self.start > self.options.time_budget:
+            raise BudgetExhausted
+
+    def add(self, cand: Candidate | None) -> Candidate | None:
+        """Check a new candidate against the trusted checks (and the inputs, if it passes)."""
+        if cand is None:
+            return None
+        self.verifier.check_trusted(cand)
+        self.pool.append(cand)
+        if cand.passes_trusted or self.task.trusted_total == 0:
+            self.verifier.behaviour(cand, self.inputs)
+        self.emit(self.phase, f"candidate {cand.id} ({cand.origin}): "
+                  f"{cand.trusted_passed}/{cand.trusted_total} trusted checks")
+        return cand
+
+    def _seed(self, n: int) -> int:
+        return self.options.seed * 1000 + n
+
+    # -- stages --------------------------------------------------------------------------
+    def make_inputs(self) -> None:
+        trusted_calls = {e.call for e in self.task.examples if e.expected is not None}
+        calls = [c for c in self.task.example_inputs if c not in trusted_calls]
+        expected: list[str | None] = [None] * len(calls)
+        if self.options.generated_checks:
+            self.emit("inputs", "asking the model for test inputs")
+            proposed = self.gen.inputs(N_INPUTS, seed=self._seed(7))
+            for call, exp in proposed:
+                if call not in calls and call not in trusted_calls:
+                    calls.append(call)
+                    expected.append(exp)
+        calls, expected = calls[:MAX_INPUTS], expected[:MAX_INPUTS]
+        self.inputs = calls
+        self.expected = self.verifier.evaluate_expected(expected) if calls else []
+        self.emit("inputs", f"{len(self.inputs)} inputs to compare candidates on")
+
+    def probe(self) -> Candidate | None:
+        self.emit("probe", "greedy probe")
+        return self.add(self.gen.code(temperature=0.0, seed=self._seed(0), origin="greedy"))
+
+    def confirm_probe(self, probe: Candidate) -> bool:
+        """Stop early only when an independent sample agrees with the probe on the inputs."""
+        if not self.inputs or self.task.trusted_total == 0:
+            return False
+        for i in range(EARLY_SAMPLES):
+            self.guard()
+            other = self.add(self.gen.code(temperature=self.options.temperature,
+                                           seed=self._seed(10 + i)))
+            if other is None or not other.passes_trusted:
+                return False
+            if other.key != probe.key:
+                return other.behaviour == probe.behaviour
+        return False
+
+    def more_candidates(self) -> None:
+        k = self.options.candidates
+        plans: list[str] = []
+        if self.options.plans and k >= 2:
+            self.guard()
+            self.emit("plans", "planning different approaches")
+            plans = self.gen.plans(max(2, k // 2), temperature=0.7, seed=self._seed(20))
+        self.emit("candidates", f"{len(plans)} plans; writing {k} candidates")
+        for i, plan in enumerate(plans[:k]):
+            self.guard()
+            self.add(self.gen.code(temperature=0.3, seed=self._seed(30 + i), plan=plan))
+        for i in range(k - min(len(plans), k)):
+            self.guard()
+            self.add(self.gen.code(temperature=self.options.temperature,
+                                   seed=self._seed(40 + i)))
+
+    def repair_loop(self) -> None:
+        for r in range(self.options.repair_rounds):
+            passing = {c.key for c in self.pool if c.passes_trusted}
+            if len(passing) >= 2 or not self.pool:
+                return
+            self.guard()
+            self.emit("repair", f"repair round {r + 1}: fixing the closest candidates")
+            for fix in repair_mod.repair_round(self.gen, self.verifier, self.pool, r,
+                                               seed=self._seed(50 + 10 * r),
+                                               temperature=self.options.temperature):
+                self.repairs += 1
+                self.pool.append(fix)
+                if fix.passes_trusted:
+                    self.verifier.behaviour(fix, self.inputs)
+                self.emit("repair", f"repair {fix.id}: {fix.trusted_passed}/"
+                          f"{fix.trusted_total} trusted checks")
+
+    # -- the whole run -------------------------------------------------------------------
+    def run(self) -> Result:
+        task = self.task
+        self.emit("task", f"{task.qualname}: {len(task.trusted_checks)} docstring checks, "
+                  f"{len(task.project_tests)} project tests")
+        answer_phase = "probe"
+        note = ""
+        try:
+            probe = self.probe()
+            self.guard()
+            self.make_inputs()
+            if probe is not None and probe.passes_trusted:
+                self.verifier.behaviour(probe, self.inputs)
+            if probe is not None and probe.passes_trusted and self.options.early_stop:
+                self.emit("checks", "probe passes the trusted checks; looking for agreement")
+                if self.confirm_probe(probe):
+                    return self.finish(select(self.pool, len(self.inputs), self.expected,
+                                              task.trusted_total), "probe")
+            self.guard()
+            answer_phase = "candidates"
+            self.more_candidates()
+            if self.options.repair and task.trusted_total and not any(
+                    c.passes_trusted for c in self.pool):
+                answer_phase = "repair"
+                self.repair_loop()
+        except Cancelled:
+            return self.finish(None, answer_phase, error="cancelled")
+        except BudgetExhausted:
+            note = f" (time budget of {self.options.time_budget:.0f} s exhausted)"
+        except EngineError as exc:
+            if not self.pool:
+                return self.finish(None, answer_phase, error=f"engine error: {exc}")
+            note = f" (stopped early: engine error: {exc})"
+        self.emit("select", "selecting by trusted checks and agreement")
+        selection = select(self.pool, len(self.inputs), self.expected, task.trusted_total)
+        if selection.candidate is not None and selection.candidate.origin == "repair":
+            answer_phase = "repair"
+        elif selection.candidate is not None and selection.candidate.origin == "greedy":
+            answer_phase = "probe"
+        return self.finish(selection, answer_phase, note=note)
+
+    def finish(self, selection: Selection | None, phase: str, error: str = "",
+               note: str = "") -> Result:
+        task = self.task
+        usage = self.gen.usage
+        cand = selection.candidate if selection else None
+        evidence = Evidence(
+            trusted_passed=cand.trusted_passed if cand else 0,
+            trusted_total=task.trusted_total,
+            agreeing=selection.agreeing if selection else 0,
+            considered=selection.considered if selection else 0,
+            inputs=len(self.inputs),
+            candidates=len(self.pool),
+            repairs=self.repairs,
+            sandbox_runs=self.verifier.runs,
+        )
+        if error:
+            status, message = "error", error
+        elif selection is None:
+            status, message = "error", "nothing selected"
+        else:
+            status, message = selection.status, selection.reason + note
+        result = Result(
+            status=status,
+            file=task.file,
+            function=task.qualname,
+            code=cand.function_code if cand else "",
+            message=message,
+            evidence=evidence,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            seconds=time.perf_counter() - self.start,
+            phase=phase if cand else "",
+            program=self.verifier.program(cand) if cand else "",
+            imports=list(cand.imports) if cand else [],
+            helpers=list(cand.helpers) if cand else [],
+            candidate_programs=[self.verifier.program(c) for c in self.pool],
+        )
+        self.emit("done", f"{result.status}: {result.message}", status=result.status)
+        return result
+
+
+def generate(task: Task, engine: Engine, sandbox: Any, options: Options,
+             events: EventSink = ignore, cancel: CancelToken | None = None) -> Result:
+    return Pipeline(task, engine, sandbox, options, events, cancel).run()

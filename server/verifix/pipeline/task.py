@@ -1,0 +1,119 @@
+"""What to implement and what we trust about it, read from the user's source.
+
+Trusted checks are only what the user wrote: the examples in the docstring, the project's
+existing tests that call the function, and tests the user pointed at. Nothing the model writes
+is ever trusted.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifix.code import python as pycode
+
+
+class TaskError(ValueError):
+    """The target cannot be worked on; the message is one line for the user."""
+
+
+@dataclass
+class Task:
+    name: str
+    qualname: str
+    source: str  # the module the function lives in (for HumanEval: the prompt)
+    fn: pycode.FunctionInfo
+    stub: str  # what the model sees of the function (signature + docstring)
+    context: str  # module context for prompts (imports, helpers), may be ""
+    examples: list[pycode.Example]
+    trusted_checks: list[str]  # snippet checks run by Sandbox.run_checks
+    project_tests: list[str] = field(default_factory=list)  # pytest node ids (trusted)
+    project_root: Path | None = None
+    module_relpath: str | None = None  # the module's path relative to project_root
+    file: str | None = None
+    # For "repair failing test": the test that must pass and what it printed when it failed.
+    oracle_test: str | None = None
+    oracle_failure: str = ""
+    test_code: str = ""
+
+    @property
+    def trusted_total(self) -> int:
+        return len(self.trusted_checks) + len(self.project_tests)
+
+    @property
+    def example_inputs(self) -> list[str]:
+        return [e.call for e in self.examples]
+
+
+def stub_text(fn: pycode.FunctionInfo, source: str, with_body: bool = False) -> str:
+    """The function as shown to the model: decorators, signature and docstring, dedented."""
+    raw = source.encode("utf-8")
+    if with_body:
+        text = raw[fn.start_byte : fn.end_byte].decode("utf-8")
+    else:
+        end = fn.docstring_end_byte if fn.docstring_end_byte is not None else fn.body_start_byte
+        text = raw[fn.start_byte : end].decode("utf-8").rstrip()
+        if fn.docstring_end_byte is None:
+            text = text.rstrip()
+    text = fn.indent + text  # the first line starts at the def's column
+    return textwrap.dedent(text).rstrip() + "\n"
+
+
+def from_source(
+    source: str,
+    qualname: str,
+    *,
+    file: str | None = None,
+    project_root: Path | None = None,
+    extra_checks: list[str] | None = None,
+    with_tests: bool = True,
+) -> Task:
+    fn = pycode.find_function(source, qualname)
+    if fn is None:
+        where = f" in {file}" if file else ""
+        raise TaskError(f"no function named {qualname!r}{where}")
+    examples = pycode.docstring_examples(fn.docstring or "", fn.name)
+    checks = pycode.example_checks([e for e in examples if e.expected is not None])
+    checks += list(extra_checks or [])
+    project_tests: list[str] = []
+    module_relpath = None
+    if project_root is not None and file is not None:
+        module_path = Path(file).resolve()
+        try:
+            module_relpath = module_path.relative_to(project_root.resolve()).as_posix()
+        except ValueError:
+            module_relpath = None
+        if with_tests and module_relpath is not None:
+            refs = pycode.find_tests(project_root, fn.name, module_path)
+            project_tests = [r.node_id for r in refs]
+    context = pycode.module_context(source, fn).strip()
+    return Task(
+        name=fn.name,
+        qualname=fn.qualname,
+        source=source,
+        fn=fn,
+        stub=stub_text(fn, source),
+        context=context + "\n\n\n" if context else "",
+        examples=examples,
+        trusted_checks=checks,
+        project_tests=project_tests,
+        project_root=project_root,
+        module_relpath=module_relpath,
+        file=file,
+    )
+
+
+class Cancelled(Exception):
+    """The job's cancel token was set; whatever stage noticed it stops at once."""
+
+
+def compose(source: str, fn: pycode.FunctionInfo, function_code: str,
+            imports: list[str] | None = None, helpers: list[str] | None = None) -> str:
+    """The module with `function_code` in place of `fn`, plus the imports and helpers it needs."""
+    text = pycode.splice(source, fn, function_code)
+    if imports:
+        text = pycode.add_imports(text, imports)
+    if helpers:
+        text = text.rstrip("\n") + "\n\n\n" + "\n\n\n".join(h.strip() for h in helpers) + "\n"
+    return text
