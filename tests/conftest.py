@@ -20,3 +20,12 @@ def real_engine(real_model_path):
     engine = LlamaCppEngine(real_model_path, n_ctx=4096, seed=0)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One real sandbox (bubblewrap boundary, warm worker) shared by the session."""
+    from verifix.sandbox import Sandbox
+
+    with Sandbox(timeout_s=5, memory_mb=1024) as sb:
+        yield sb

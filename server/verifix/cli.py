@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--tokens", type=int, default=128)
     be.add_argument("--repeats", type=int, default=3)
     be.add_argument("--json", action="store_true")
+    bh = bsub.add_parser("humaneval", parents=[common],
+                         help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
+    bh.add_argument("--mode", help="comma-separated: greedy,sample-k,pipeline,no-plans,"
+                    "no-generated-checks,no-repair (default greedy,pipeline)")
+    bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
+    bh.add_argument("--limit", type=int, help="only the first N selected tasks")
+    bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
+    bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
+    bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
+    bs.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -196,6 +206,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = run_engine_bench(settings, tokens=args.tokens, repeats=args.repeats)
         print(json.dumps(result, indent=2) if args.json else result["markdown"])
         return 0
+    if args.suite == "humaneval":
+        from verifix.bench import humaneval
+
+        try:
+            return humaneval.main(None, load_settings(args), args)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if args.suite == "sandbox":
+        from verifix.bench import sandbox as sandbox_bench
+
+        return sandbox_bench.main(args.rest)
     raise CliError(f"unknown benchmark suite {args.suite!r}")
 
 

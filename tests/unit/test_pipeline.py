@@ -1,0 +1,193 @@
+"""The pipeline's decisions, with scripted model replies and the real sandbox."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from verifix.cancel import CancelToken
+from verifix.engine import EngineError, ScriptedEngine
+from verifix.pipeline.run import Options, generate
+from verifix.pipeline.task import from_source
+
+SOURCE = '''
+def double(x):
+    """Return x times two.
+
+    >>> double(2)
+    4
+    """
+    ...
+'''
+
+GOOD = "```python\ndef double(x):\n    return x * 2\n```"
+GOOD_2 = "```python\ndef double(x):\n    return x + x\n```"
+GOOD_3 = "```python\ndef double(x):\n    result = 2 * x\n    return result\n```"
+# Passes the docstring example (double(2) == 4) but is wrong elsewhere.
+SQUARE = "```python\ndef double(x):\n    return x * x\n```"
+BROKEN = "```python\ndef double(x):\n    return x + 1\n```"
+INPUTS = "```python\nassert double(0) == 0\nassert double(3) == 6\nassert double(-5) == -10\n```"
+PLANS = "1. Multiply the number by two using the * operator.\n2. Add the number to itself."
+
+
+def responder(code_replies, inputs=INPUTS, plans=PLANS, repairs=()):
+    """Scripted model: answers each kind of prompt from its own queue."""
+    code_q, repair_q = list(code_replies), list(repairs)
+
+    def reply(prompt: str) -> str:
+        if "different test calls" in prompt:
+            return inputs
+        if "different ways to implement" in prompt:
+            return plans
+        if "This implementation is wrong" in prompt:
+            return repair_q.pop(0) if repair_q else "no idea"
+        return code_q.pop(0) if code_q else "I cannot do that."
+
+    return reply
+
+
+def task():
+    return from_source(SOURCE, "double")
+
+
+def run(engine, sandbox, **kw):
+    return generate(task(), engine, sandbox, Options(**kw))
+
+
+def test_probe_confirmed_by_an_independent_sample_stops_early(sandbox):
+    engine = ScriptedEngine(responder([GOOD, GOOD_2]))
+    result = run(engine, sandbox)
+    assert result.status == "verified" and result.phase == "probe"
+    assert "return x * 2" in result.code
+    assert result.evidence.candidates == 2 and result.evidence.agreeing == 2
+    assert not any("different ways" in p for p in engine.prompts)  # no plans needed
+
+
+def test_example_passing_candidate_that_disagrees_with_the_majority_loses(sandbox):
+    # The greedy probe is x*x: it passes double(2) == 4, but the others agree on x*2.
+    engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD, GOOD_2]))
+    result = run(engine, sandbox)
+    assert result.status == "verified"
+    assert "x * x" not in result.code
+    assert result.evidence.agreeing >= 2
+
+
+def test_wrong_predicted_outputs_do_not_override_agreement(sandbox):
+    # The model "predicts" the square's outputs; agreement between x*2 implementations wins.
+    wrong = "```python\nassert double(0) == 0\nassert double(3) == 9\nassert double(-5) == 25\n```"
+    engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD], inputs=wrong))
+    result = run(engine, sandbox)
+    assert "x * x" not in result.code and result.status == "verified"
+
+
+def test_single_implementation_is_only_plausible(sandbox):
+    engine = ScriptedEngine(responder([GOOD] * 8))
+    result = run(engine, sandbox)
+    assert result.status == "plausible"
+    assert "independent implementations" in result.message
+
+
+def test_failing_every_trusted_check_is_unverified_and_repair_is_tried(sandbox):
+    engine = ScriptedEngine(responder([BROKEN] * 6, repairs=[BROKEN, BROKEN, BROKEN, BROKEN]))
+    result = run(engine, sandbox, repair_rounds=2)
+    assert result.status == "unverified"
+    assert result.evidence.repairs >= 2
+    assert result.exit_code == 1
+
+
+def test_repair_fixes_and_is_rechecked(sandbox):
+    engine = ScriptedEngine(responder([BROKEN] * 6, repairs=[GOOD, GOOD_2]))
+    result = run(engine, sandbox)
+    assert result.phase == "repair" and result.status == "verified"
+    assert result.evidence.repairs == 2
+
+
+def test_repair_that_fixes_one_check_and_breaks_another_is_not_selected(sandbox):
+    source = '''
+def sign(x):
+    """Return 1 for positive x, -1 for negative x and 0 for zero.
+
+    >>> sign(5)
+    1
+    >>> sign(-2)
+    -1
+    >>> sign(0)
+    0
+    """
+'''
+    # Passes sign(5) and sign(0), fails sign(-2).
+    first = "```python\ndef sign(x):\n    return 1 if x > 0 else 0\n```"
+    # "Fixes" sign(-2) but breaks sign(0).
+    regress = "```python\ndef sign(x):\n    return 1 if x > 0 else -1\n```"
+    engine = ScriptedEngine(responder([first] * 6, repairs=[regress] * 4))
+    result = generate(from_source(source, "sign"), engine, sandbox, Options())
+    assert result.status == "unverified"
+    assert "else -1" not in result.code  # the regression scored 2/3, like the original
+    assert result.evidence.trusted_passed == 2
+
+
+def test_no_code_block_is_an_error(sandbox):
+    engine = ScriptedEngine(responder([]))
+    result = run(engine, sandbox, repair=False)
+    assert result.status == "error" and "no usable code" in result.message
+    assert result.exit_code == 2
+
+
+def test_engine_error_mid_run_keeps_what_it_has(sandbox):
+    calls = {"n": 0}
+    base = responder([GOOD, GOOD_2])
+
+    def flaky(prompt: str) -> str:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise EngineError("server went away")
+        return base(prompt)
+
+    result = run(ScriptedEngine(flaky), sandbox)
+    assert result.status == "plausible" and "engine error: server went away" in result.message
+
+
+def test_engine_error_before_any_candidate_is_an_error(sandbox):
+    def broken(prompt: str) -> str:
+        raise EngineError("model not loaded")
+
+    result = run(ScriptedEngine(broken), sandbox)
+    assert result.status == "error" and "model not loaded" in result.message
+
+
+def test_cancel_stops_the_run(sandbox):
+    cancel = CancelToken()
+    engine = ScriptedEngine(responder([GOOD + " " + "pad " * 400] * 8), delay_s=0.01)
+    timer = threading.Timer(0.3, cancel.cancel)
+    timer.start()
+    result = generate(task(), engine, sandbox, Options(), cancel=cancel)
+    timer.cancel()
+    assert result.status == "error" and result.message == "cancelled"
+
+
+def test_time_budget_exhausted_is_reported(sandbox):
+    engine = ScriptedEngine(responder([SQUARE] + [GOOD + " pad" * 30] * 8), delay_s=0.02)
+    result = run(engine, sandbox, time_budget=1.0)
+    assert "time budget" in result.message
+    assert result.status in ("plausible", "verified", "unverified")
+
+
+def test_events_cover_the_phases(sandbox):
+    seen = []
+    engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]))
+    generate(task(), engine, sandbox, Options(), events=seen.append)
+    phases = [e.phase for e in seen]
+    for phase in ("task", "probe", "inputs", "plans", "candidates", "select", "done"):
+        assert phase in phases
+    assert seen[-1].percent == 100
+
+
+@pytest.mark.parametrize("flag", ["plans", "generated_checks"])
+def test_ablations_switch_stages_off(sandbox, flag):
+    engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD, GOOD]))
+    result = run(engine, sandbox, **{flag: False})
+    marker = "different ways" if flag == "plans" else "different test calls"
+    assert not any(marker in p for p in engine.prompts)
+    if flag == "generated_checks":
+        assert result.status == "plausible"  # no inputs: agreement cannot be shown
