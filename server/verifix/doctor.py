@@ -29,37 +29,20 @@ def check_model(settings: Settings) -> tuple[dict[str, Any], str | None]:
 
 
 def check_sandbox(settings: Settings) -> dict[str, Any]:
-    try:
-        from verifix.sandbox import detect_isolation
-    except ImportError:
-        return _check("sandbox", False, "the sandbox is not part of this build", "upgrade verifix")
-    isolation = detect_isolation()
-    strength = getattr(isolation, "strength", isolation)
-    why = getattr(isolation, "detail", "")
-    if strength == "strong":
-        return _check(
-            "sandbox",
-            True,
-            f"strong isolation (bubblewrap){': ' + why if why else ''}",
-            isolation="strong",
-        )
-    remedy = (
-        "install bubblewrap (sudo apt-get install bubblewrap); on Ubuntu 24.04 also allow "
-        "unprivileged user namespaces for bwrap (AppArmor)"
-    )
-    if strength == "weak":
+    from verifix.sandbox import detect_isolation
+
+    iso = detect_isolation()
+    if iso.level == "strong":
+        return _check("sandbox", True, f"strong isolation (bubblewrap): {iso.reason}",
+                      isolation="strong")
+    remedy = iso.remedy or "install bubblewrap: sudo apt-get install bubblewrap"
+    if iso.level == "weak":
         ok = settings.sandbox.allowWeak
-        detail = f"weak isolation (rlimits only){': ' + why if why else ''}"
-        if ok:
-            detail += " — allowed by sandbox.allowWeak"
+        detail = f"weak isolation (rlimits only): {iso.reason}"
+        detail += " — allowed by sandbox.allowWeak" if ok else " — refused (sandbox.allowWeak)"
         return _check("sandbox", ok, detail, remedy, isolation="weak")
-    return _check(
-        "sandbox",
-        False,
-        f"no usable isolation{': ' + why if why else ''}",
-        remedy,
-        isolation="none",
-    )
+    return _check("sandbox", False, f"no usable isolation: {iso.reason}", remedy,
+                  isolation="none")
 
 
 def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
