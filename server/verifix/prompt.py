@@ -24,7 +24,7 @@ def placeholders(name: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template(name)) if f}
 
 
-def render(name: str, **values: object) -> str:
+def render(name: str, /, **values: object) -> str:
     """Fill a template; every placeholder must be given and nothing extra (typos fail loudly)."""
     wanted = placeholders(name)
     missing, extra = wanted - values.keys(), values.keys() - wanted

@@ -43,7 +43,8 @@ class Task:
 
     @property
     def example_inputs(self) -> list[str]:
-        return [e.call for e in self.examples]
+        # Examples that need doctest setup lines are only usable as checks, not bare inputs.
+        return [e.call for e in self.examples if not e.setup]
 
 
 def stub_text(fn: pycode.FunctionInfo, source: str, with_body: bool = False) -> str:
@@ -73,8 +74,8 @@ def from_source(
     if fn is None:
         where = f" in {file}" if file else ""
         raise TaskError(f"no function named {qualname!r}{where}")
-    examples = pycode.docstring_examples(fn.docstring or "", fn.name)
-    checks = pycode.example_checks([e for e in examples if e.expected is not None])
+    examples = pycode.function_examples(fn)
+    checks = pycode.example_checks(examples)
     checks += list(extra_checks or [])
     project_tests: list[str] = []
     module_relpath = None
