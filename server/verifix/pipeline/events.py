@@ -12,8 +12,8 @@ Phase = Literal[
 
 # Rough share of a job's progress at the start of each phase (for a percentage bar).
 PHASE_PERCENT: dict[str, int] = {
-    "task": 0, "probe": 5, "plans": 20, "candidates": 25, "inputs": 55, "checks": 65,
-    "select": 80, "repair": 85, "done": 100,
+    "task": 0, "probe": 5, "inputs": 12, "checks": 18, "plans": 22, "candidates": 30,
+    "repair": 75, "select": 90, "done": 100,
 }  # fmt: skip
 
 
