@@ -85,7 +85,11 @@ def run_cli_job(kind: str, target: str, settings: Settings, *, as_json: bool, ap
                 apply_result(result, task, src)
                 applied = f"applied to {src.path}"
             except (ApplyError, TaskError, OSError) as exc:
-                applied = f"not applied: {exc}"
+                # The job worked but the edit was refused (e.g. the file changed meanwhile):
+                # the user's file is untouched, and a script must notice.
+                _report(result, as_json, f"not applied: {exc}")
+                print(f"verifix: not applied: {exc}", file=sys.stderr)
+                return 2
         else:
             applied = f"not applied: the result is {result.status} (use --force to apply anyway)"
     return _report(result, as_json, applied)

@@ -118,6 +118,14 @@ class Generator:
                                seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
         return parse_input_asserts(reply, self.task.name)
 
+    def rewrite(self, template: str, *, seed: int, temperature: float,
+                **values: object) -> Candidate | None:
+        """A fresh implementation from the stub and `values` (e.g. the failing test), written
+        without the broken code in view, so the model cannot copy the bug."""
+        reply = self._complete(self._messages(template, **values), temperature=temperature,
+                               seed=seed)
+        return self._candidate(reply, "rewrite")
+
     def repair(self, template: str, perspective: str, *, seed: int, temperature: float,
                parent: Candidate, **values: object) -> Candidate | None:
         messages = self._messages(template, perspective=prompt.render(perspective), **values)

@@ -72,6 +72,9 @@ def build_repair_task(target: str, sandbox: Any, cancel: CancelToken | None = No
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
     task.test_code = test_fn.text
+    guard_names = {g.rpartition("::")[2] for g in guards}
+    task.guard_code = "\n\n".join(f.text.strip() for f in tests if f.name in guard_names
+                                   and f.qualname != test_fn.qualname)
     return task, module_src
 
 
@@ -111,18 +114,31 @@ def repair_test(task: Task, engine: Engine, sandbox: Any, options: Options,
                     if time.perf_counter() - start > options.time_budget:
                         raise TimeoutError
                     k = r * 10 + i * 3 + j
-                    fix = gen.repair(
+                    temperature = 0.0 if k == 0 else options.temperature
+                    attempts = [lambda k=k, p=parent, t=temperature: gen.repair(
                         "repair_test", repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)],
-                        seed=options.seed * 1000 + k, parent=parent,
-                        temperature=0.0 if k == 0 else options.temperature, **values(parent))
-                    if fix is None:
-                        continue
-                    verifier.check_trusted(fix)
-                    pool.append(fix)
-                    emit("repair" if r else "candidates",
-                         f"fix {fix.id}: {fix.trusted_passed}/{fix.trusted_total} tests pass")
-                    if fix.passes_trusted:
-                        raise _Found
+                        seed=options.seed * 1000 + k, parent=p, temperature=t, **values(p))]
+                    if r == 0:
+                        # Small models tend to copy a bug they can see: also write the function
+                        # afresh from its signature, docstring and the failing test.
+                        attempts.append(lambda k=k, t=temperature: gen.rewrite(
+                            "rewrite_test", seed=options.seed * 1000 + 500 + k, temperature=t,
+                            test_code="\n\n".join(
+                                x for x in (task.test_code.strip(), task.guard_code) if x),
+                            module_path=task.module_relpath or ""))
+                    for attempt in attempts:
+                        if cancel.cancelled:
+                            raise Cancelled
+                        fix = attempt()
+                        if fix is None:
+                            continue
+                        verifier.check_trusted(fix)
+                        pool.append(fix)
+                        emit("repair" if r else "candidates",
+                             f"fix {fix.id} ({fix.origin}): {fix.trusted_passed}/"
+                             f"{fix.trusted_total} tests pass")
+                        if fix.passes_trusted:
+                            raise _Found
             parents = repair_mod.parents_for_repair(pool) or [original]
     except _Found:
         pass
@@ -136,8 +152,9 @@ def repair_test(task: Task, engine: Engine, sandbox: Any, options: Options,
     if passing:
         best = passing[0]
         return _result(task, best, "verified",
-                       f"{task.oracle_test} now passes and {len(task.project_tests) - 1} tests "
-                       f"that passed before still pass", gen, verifier, pool, start, events)
+                       f"{task.oracle_test} now passes"
+                       + _guards_note(len(task.project_tests) - 1),
+                       gen, verifier, pool, start, events)
     if not pool:
         return _result(task, None, "error", "the model produced no usable code" + message, gen,
                        verifier, pool, start, events)
@@ -146,6 +163,14 @@ def repair_test(task: Task, engine: Engine, sandbox: Any, options: Options,
                    f"no fix makes the test pass without breaking another (best: "
                    f"{best.trusted_passed}/{best.trusted_total}){message}",
                    gen, verifier, pool, start, events)
+
+
+def _guards_note(n: int) -> str:
+    if n == 0:
+        return " (no other test in its file passed before)"
+    if n == 1:
+        return " and the test that passed before still passes"
+    return f" and the {n} tests that passed before still pass"
 
 
 def _result(task: Task, cand: Candidate | None, status: str, message: str, gen: Generator,

@@ -36,6 +36,7 @@ class Task:
     oracle_test: str | None = None
     oracle_failure: str = ""
     test_code: str = ""
+    guard_code: str = ""  # the source of the tests that passed before (regression guards)
 
     @property
     def trusted_total(self) -> int:
