@@ -67,9 +67,7 @@ def make_project(tmp_path: Path) -> Path:
 
 
 def settings() -> Settings:
-    s = Settings()
-    s.pipeline.timeBudget = 240
-    return s
+    return Settings().merged({"pipeline": {"timeBudget": 240}})
 
 
 def test_generate_verified_results_pass_unseen_tests(tmp_path, real_engine, sandbox):
@@ -162,7 +160,8 @@ def test_repair_makes_the_failing_test_pass_and_the_fix_holds_on_unseen_tests(tm
     assert out.returncode == 0, out.stderr
     assert data["applied"].startswith("applied to"), data
     fixed = (tmp_path / "stats" / "mean.py").read_text()
-    assert fixed != MEAN and fixed.startswith('"""Summary statistics."""')
+    head = MEAN[: MEAN.index("def average")]
+    assert fixed != MEAN and fixed.startswith(head), "only the function's text may change"
     (tmp_path / "tests" / "test_hidden.py").write_text(MEAN_HIDDEN)
     hidden = ["tests/test_hidden.py::test_one_value", "tests/test_hidden.py::test_fractional_mean"]
     after = sandbox.run_project_tests(tmp_path, {}, tests + hidden)
