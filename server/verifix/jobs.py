@@ -29,19 +29,31 @@ def open_sandbox(settings: Settings) -> Any:
                    allow_weak=settings.sandbox.allowWeak)
 
 
+def prepare(kind: str, target: str, sandbox: Any, cancel: CancelToken | None = None,
+            root: Path | None = None) -> tuple[Task, SourceFile]:
+    """Read the target into a Task (no model needed); bad input raises TaskError (one line)."""
+    if kind == "generate":
+        return generate_task(target, root)
+    return build_repair_task(target, sandbox, cancel, root)
+
+
+def execute(kind: str, task: Task, settings: Settings, engine: Engine, sandbox: Any,
+            events: EventSink = ignore, cancel: CancelToken | None = None) -> Result:
+    options = Options.from_settings(settings.pipeline, seed=settings.seed)
+    if kind == "generate":
+        return generate(task, engine, sandbox, options, events, cancel)
+    return repair_test(task, engine, sandbox, options, events, cancel)
+
+
 def run_job(kind: str, target: str, settings: Settings, engine: Engine, sandbox: Any,
             events: EventSink = ignore, cancel: CancelToken | None = None,
             root: Path | None = None) -> tuple[Result, Task | None, SourceFile | None]:
     """Build the task and run it; bad input becomes an `error` Result, never an exception."""
-    options = Options.from_settings(settings.pipeline, seed=settings.seed)
     try:
-        if kind == "generate":
-            task, src = generate_task(target, root)
-            return generate(task, engine, sandbox, options, events, cancel), task, src
-        task, src = build_repair_task(target, sandbox, cancel, root)
-        return repair_test(task, engine, sandbox, options, events, cancel), task, src
+        task, src = prepare(kind, target, sandbox, cancel, root)
     except TaskError as exc:
         return _error(target, str(exc)), None, None
+    return execute(kind, task, settings, engine, sandbox, events, cancel), task, src
 
 
 def _error(target: str, message: str) -> Result:
@@ -63,21 +75,27 @@ def _printer(quiet: bool) -> EventSink:
 def run_cli_job(kind: str, target: str, settings: Settings, *, as_json: bool, apply: bool,
                 force: bool, quiet: bool) -> int:
     from verifix.runtime import open_engine
-
-    try:
-        engine = open_engine(settings)
-    except (models.ModelError, EngineError) as exc:
-        return _report(_error(target, str(exc)), as_json)
     from verifix.sandbox import SandboxError, SandboxUnavailable
 
     try:
         with open_sandbox(settings) as sandbox:
-            result, task, src = run_job(kind, target, settings, engine, sandbox,
-                                        _printer(quiet or as_json))
+            # The target is read (and a failing test confirmed) before the model loads, so bad
+            # input fails fast.
+            try:
+                task, src = prepare(kind, target, sandbox)
+            except TaskError as exc:
+                return _report(_error(target, str(exc)), as_json)
+            try:
+                engine = open_engine(settings)
+            except (models.ModelError, EngineError) as exc:
+                return _report(_error(target, str(exc)), as_json)
+            try:
+                result = execute(kind, task, settings, engine, sandbox,
+                                 _printer(quiet or as_json))
+            finally:
+                engine.close()
     except (SandboxUnavailable, SandboxError) as exc:  # e.g. no isolation: one line too
         return _report(_error(target, str(exc)), as_json)
-    finally:
-        engine.close()
     applied = ""
     if apply and task is not None and src is not None and result.code:
         if result.status == "verified" or force:

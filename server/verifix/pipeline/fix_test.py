@@ -50,7 +50,8 @@ def build_repair_task(target: str, sandbox: Any, cancel: CancelToken | None = No
     if target_result is None or target_result.status == "error" and not any(
             r.status == "passed" for r in baseline.results):
         msg = (target_result.message if target_result else "") or "pytest could not collect it"
-        raise TaskError(f"{test_path} does not run: {msg.strip().splitlines()[-1][:200]}")
+        last = msg.strip().splitlines()[-1].removeprefix("E").strip()  # pytest's "E   " marker
+        raise TaskError(f"{test_path} does not run: {last[:200]}")
     if target_result.status == "passed":
         raise TaskError(f"{oracle} already passes; nothing to repair")
     guards = [n for n in node_ids if n != oracle and outcome.get(n) and
