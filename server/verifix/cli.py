@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
     bs.add_argument("rest", nargs=argparse.REMAINDER)
+    bl = bsub.add_parser("lsp", help="language server: codeAction/hover latency during a job")
+    bl.add_argument("--requests", type=int, default=300)
+    bl.add_argument("--functions", type=int, default=60, help="functions in the document")
+    bl.add_argument("--real", action="store_true", help="use the configured model")
+    bl.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", help="language server (stdio; --tcp for a shared server)")
+    serve.add_argument("--tcp", metavar="HOST:PORT",
+                       help="listen on a loopback address instead of stdio, e.g. 127.0.0.1:2087")
     return parser
 
 
@@ -217,6 +226,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from verifix.bench import sandbox as sandbox_bench
 
         return sandbox_bench.main(args.rest)
+    if args.suite == "lsp":
+        from verifix.bench import lsp as lsp_bench
+
+        return lsp_bench.main([f"--requests={args.requests}", f"--functions={args.functions}",
+                               *(["--real"] if args.real else []),
+                               *(["--json"] if args.json else [])])
     raise CliError(f"unknown benchmark suite {args.suite!r}")
 
 
@@ -228,7 +243,18 @@ def cmd_job(args: argparse.Namespace) -> int:
                        apply=args.apply, force=args.force, quiet=args.quiet)
 
 
-COMMANDS = {"model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench,
+# -- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from verifix.lsp.serve import parse_tcp, run
+
+    try:
+        tcp = parse_tcp(args.tcp) if args.tcp else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return run(tcp)
+
+
+COMMANDS = {"serve": cmd_serve, "model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench,
             "generate": cmd_job, "repair": cmd_job}
 
 

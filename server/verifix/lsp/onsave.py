@@ -1,0 +1,240 @@
+"""On save: run the related project tests in the sandbox (debounced; a newer save cancels the
+older run), publish failing tests as diagnostics, repair them in the background, and watch
+the project for changes made outside the editor (git checkout, another editor)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path, to_fs_path
+
+from verifix.cancel import CancelToken
+from verifix.code import python as pycode
+from verifix.lsp import positions
+from verifix.lsp import protocol as P
+
+if TYPE_CHECKING:
+    from verifix.lsp.server import VerifixServer
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_S = 0.3  # a burst of saves (save-all, formatters) is one test run
+FAILING = ("failed", "error", "timeout")
+
+
+def is_test_file(path: Path) -> bool:
+    return path.suffix == ".py" and (path.name.startswith("test_") or
+                                     path.name.endswith("_test.py"))
+
+
+def node_id(root: Path, path: Path, qualname: str) -> str:
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    return f"{rel}::" + qualname.replace(".", "::")
+
+
+class OnSave:
+    def __init__(self, ls: VerifixServer) -> None:
+        self.ls = ls
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verifix-tests")
+        self._pending: set[Path] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._current: CancelToken | None = None
+        self.published: dict[str, list[types.Diagnostic]] = {}
+        self.failing: dict[str, tuple[Path, str]] = {}  # node id -> (test file, qualname)
+        self.repairing: set[str] = set()  # node ids with a background repair under way
+        self._stop: asyncio.Event | None = None
+        self._watch_task: asyncio.Future | None = None
+
+    # -- triggers ------------------------------------------------------------------------
+    def saved(self, uri: str) -> None:
+        path = to_fs_path(uri)
+        if path is None or not path.endswith(".py") or not self.ls.settings.onSave:
+            return
+        self._pending.add(Path(path))
+        if self._current is not None:
+            self._current.cancel()  # a newer save makes the running tests stale
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(DEBOUNCE_S, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        paths, self._pending = self._pending, set()
+        if paths:
+            asyncio.ensure_future(self._run(paths))
+
+    # -- one run -------------------------------------------------------------------------
+    def _related(self, root: Path, paths: set[Path]) -> dict[str, tuple[Path, str]]:
+        """Node id -> (test file, test qualname) for the tests related to the saved files."""
+        out: dict[str, tuple[Path, str]] = {}
+        for path in paths:
+            try:
+                text = path.read_text(encoding="utf-8")
+                path.resolve().relative_to(root.resolve())
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue
+            functions = pycode.list_functions(text)
+            if is_test_file(path):
+                for fn in functions:
+                    if fn.is_test:
+                        out[node_id(root, path, fn.qualname)] = (path, fn.qualname)
+                continue
+            for fn in functions:
+                if fn.is_test:
+                    continue
+                for ref in pycode.find_tests(root, fn.name, path):
+                    out[ref.node_id] = (Path(ref.path), ref.qualname)
+        # Tests shown as failing are run again, so fixed ones lose their diagnostic.
+        out.update(self.failing)
+        return out
+
+    def _test(self, root: Path, paths: set[Path], cancel: CancelToken) -> Any:
+        related = self._related(root, paths)
+        if not related or cancel.cancelled:
+            return related, None
+        report = self.ls.sandbox().run_project_tests(root, {}, sorted(related), cancel=cancel)
+        return related, report
+
+    async def _run(self, paths: set[Path]) -> None:
+        root = self.ls.project_root(next(iter(paths)))
+        cancel = CancelToken()
+        self._current = cancel
+        loop = asyncio.get_running_loop()
+        try:
+            related, report = await loop.run_in_executor(self._pool, self._test, root, paths,
+                                                         cancel)
+        except Exception as exc:  # e.g. no sandbox: say it once, keep serving
+            log.warning("on-save tests failed: %s", exc)
+            self.ls.show(f"could not run the tests on save: {exc}", types.MessageType.Warning)
+            return
+        finally:
+            if self._current is cancel:
+                self._current = None
+        if report is None or cancel.cancelled:
+            return
+        results = {r.node_id: r for r in report.results}
+        touched_files = {str(p) for p, _q in related.values()}
+        for nid, (path, _q) in list(self.failing.items()):
+            if str(path) in touched_files and nid not in results:
+                self.failing.pop(nid)
+        for nid, (path, qualname) in related.items():
+            r = results.get(nid)
+            if r is None or r.status == "cancelled":
+                continue
+            if r.status in FAILING:
+                self.failing[nid] = (path, qualname)
+            else:
+                self.failing.pop(nid, None)
+                uri = from_fs_path(str(path)) or ""
+                self.ls.fixes = {k: f for k, f in self.ls.fixes.items()
+                                 if (f.test_uri, f.test_qualname) != (uri, qualname)}
+        self._publish(touched_files, results)
+        for nid, (path, qualname) in list(self.failing.items())[:2]:
+            if nid not in self.repairing and not self._has_fix(path, qualname):
+                asyncio.ensure_future(self._repair(nid, path, qualname))
+
+    def _has_fix(self, path: Path, qualname: str) -> bool:
+        uri = from_fs_path(str(path))
+        return any((f.test_uri, f.test_qualname) == (uri, qualname)
+                   for f in self.ls.fixes.values())
+
+    async def _repair(self, nid: str, path: Path, qualname: str) -> None:
+        self.repairing.add(nid)
+        try:
+            await self.ls.run_job("repair", from_fs_path(str(path)) or "", qualname,
+                                  background=True)
+        finally:
+            self.repairing.discard(nid)
+
+    def _publish(self, files: set[str], results: dict[str, Any]) -> None:
+        by_file: dict[str, list[types.Diagnostic]] = {f: [] for f in files}
+        for nid, (path, qualname) in self.failing.items():
+            if str(path) not in by_file:
+                continue
+            r = results.get(nid)
+            message = _failure_line(r.message if r is not None else "")
+            diag = self._diagnostic(path, qualname, nid, r.status if r else "failed", message)
+            if diag is not None:
+                by_file[str(path)].append(diag)
+        for file, diags in by_file.items():
+            uri = from_fs_path(file) or ""
+            if not diags and not self.published.get(uri):
+                continue
+            self.published[uri] = diags
+            self.ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
+
+    def _diagnostic(self, path: Path, qualname: str, nid: str, status: str,
+                    message: str) -> types.Diagnostic | None:
+        uri = from_fs_path(str(path)) or ""
+        doc = self.ls.workspace.get_text_document(uri)
+        try:
+            source = doc.source
+        except OSError:
+            return None
+        fn = pycode.find_function(source, qualname)
+        if fn is None:
+            return None
+        line_end = source.encode("utf-8").find(b"\n", fn.def_start_byte)
+        end = line_end if line_end != -1 else len(source.encode("utf-8"))
+        return types.Diagnostic(
+            range=positions.range_to_client(doc, source, fn.def_start_byte, end),
+            message=f"{qualname} {status}: {message}" if message else f"{qualname} {status}",
+            severity=types.DiagnosticSeverity.Error, source=P.DIAGNOSTIC_SOURCE,
+            code=P.DIAGNOSTIC_CODE_TEST_FAILED,
+            data={"nodeId": nid, "testQualname": qualname})
+
+    # -- outside changes ---------------------------------------------------------------
+    def start_watching(self) -> None:
+        root = self.ls.store.root
+        if root is None or not root.is_dir():
+            return
+        self._stop = asyncio.Event()
+        self._watch_task = asyncio.ensure_future(self._watch(root, self._stop))
+
+    async def _watch(self, root: Path, stop: asyncio.Event) -> None:
+        from watchfiles import PythonFilter, awatch
+
+        try:
+            # The default 1.6 s debounce is too slow next to on-save runs.
+            async for changes in awatch(root, stop_event=stop, debounce=150, step=50,
+                                        watch_filter=PythonFilter()):
+                for _change, name in changes:
+                    self._outside(Path(name))
+        except Exception as exc:  # e.g. too many inotify watches: on-save still works
+            log.warning("not watching %s: %s", root, exc)
+
+    def _outside(self, path: Path) -> None:
+        uri = from_fs_path(str(path)) or ""
+        doc = self.ls.workspace.text_documents.get(uri)
+        if doc is not None:
+            try:
+                if path.read_text(encoding="utf-8") == doc.source:
+                    return  # the editor's own save: didSave covers it
+            except (OSError, UnicodeDecodeError):
+                return
+        self.saved(uri)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._current is not None:
+            self._current.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _failure_line(message: str) -> str:
+    """What went wrong, from pytest's failure text: its first "E" lines, else the last line."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    marked = [" ".join(ln[1:].split()) for ln in lines if ln.startswith("E ")]
+    if marked:
+        return "; ".join(marked[:2])[:300]
+    return lines[-1][:300] if lines else ""

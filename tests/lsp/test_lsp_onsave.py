@@ -1,0 +1,95 @@
+"""On save: failing related tests become diagnostics, a background repair offers a verified fix,
+applying it and saving clears the diagnostics; changes outside the editor are noticed."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from tests.lsp.helpers import apply_edits, encoding_of, open_doc, start, wait_for, wait_ready
+from tests.lsp.test_lsp_jobs import command
+from verifix.lsp import protocol as P
+
+MOD = "def add(a, b):\n    return a - b\n"
+TESTS = '''from mod import add
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_zero():
+    assert add(0, 0) == 0
+'''
+FIXED = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+async def test_failing_test_on_save_gets_a_diagnostic_a_fix_and_is_cleared(project,
+                                                                          client_name):
+    spec = {"default": [FIXED]}
+    client = await start(project, client_name, spec)
+    try:
+        await wait_ready(client)
+        mod_uri = open_doc(client, project / "mod.py", MOD)
+        test_uri = open_doc(client, project / "test_mod.py", TESTS)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        await wait_for(lambda: client.diagnostics.get(test_uri), 60, "the test diagnostic")
+        (diag,) = client.diagnostics[test_uri]
+        assert diag.source == P.DIAGNOSTIC_SOURCE and diag.code == P.DIAGNOSTIC_CODE_TEST_FAILED
+        assert diag.range.start.line == 3 and "test_add failed" in diag.message
+        assert "assert" in diag.message
+        # The background repair finds a verified fix; it is offered, never applied by itself.
+        await wait_for(lambda: any(u["kind"] == "repair" and u["status"] == "verified"
+                                   for u in client.job_updates), 60, "the background repair")
+        assert client.edits == []
+        listed = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=test_uri), range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag])))
+        assert listed[0].title.startswith(P.TITLE_APPLY_FIX) and listed[0].is_preferred
+        assert listed[0].diagnostics[0].message == diag.message
+        assert any(a.title.startswith(P.TITLE_REPAIR) for a in listed)
+        fix_cmd = listed[0].command
+        outcome = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=fix_cmd.command, arguments=fix_cmd.arguments))
+        assert outcome["applied"] is True
+        (edit,) = client.edits
+        doc_edit = edit.edit.document_changes[0]
+        assert doc_edit.text_document.uri == mod_uri and doc_edit.text_document.version == 1
+        assert edit.edit.change_annotations[P.ANNOTATION_ID].label == (
+            "verifix: verified by 2/2 checks")
+        fixed = apply_edits(MOD, doc_edit.edits, encoding_of(client_name))
+        assert fixed == "def add(a, b):\n    return a + b\n"
+        # The editor applies and saves it: the diagnostic goes away.
+        (project / "mod.py").write_text(fixed, encoding="utf-8")
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=mod_uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        await wait_for(lambda: len(client.diagnostics.get(test_uri, [None])) == 0, 60,
+                       "the diagnostic to clear")
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=P.STATUS))
+        assert status.get("fixes", []) == []
+        stale = await client.workspace_execute_command_async(
+            command(P.APPLY_FIX, P.ApplyFixArgs(outcome["fixId"])))
+        assert stale["status"] == "error" and len(client.edits) == 1
+    finally:
+        await client.shutdown_session()
+
+
+async def test_a_change_outside_the_editor_runs_the_tests(project, client_name):
+    client = await start(project, client_name, {"default": ["no code"]},
+                         init_options={"pipeline": {"repair": False}})
+    try:
+        await wait_ready(client)
+        (project / "test_mod.py").write_text(TESTS, encoding="utf-8")
+        (project / "mod.py").write_text(MOD, encoding="utf-8")  # e.g. git checkout
+        test_uri = (project / "test_mod.py").as_uri()
+        await wait_for(lambda: client.diagnostics.get(test_uri), 60, "the test diagnostic")
+        assert [d.range.start.line for d in client.diagnostics[test_uri]] == [3]
+        (project / "mod.py").write_text(MOD.replace("a - b", "a + b"), encoding="utf-8")
+        await wait_for(lambda: len(client.diagnostics.get(test_uri, [None])) == 0, 60,
+                       "the diagnostic to clear")
+    finally:
+        await client.shutdown_session()

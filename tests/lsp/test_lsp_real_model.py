@@ -1,0 +1,60 @@
+"""One end to end run: the real server, the real embedded model, the real sandbox, from
+initialize to an applied verified edit (minutes on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol import types
+
+from tests.lsp.helpers import apply_edits, open_doc, start, wait_ready
+from tests.lsp.test_lsp_jobs import command
+from verifix.lsp import protocol as P
+
+SOURCE = '''import math  # café
+
+
+def restock_needed(levels, threshold):
+    """Names whose level is below the threshold, sorted.
+
+    >>> restock_needed({"apples": 3, "pears": 10, "figs": 1}, 5)
+    ['apples', 'figs']
+    """
+    ...
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_real_model_generates_a_verified_edit(project, real_model_path, sandbox):
+    client = await start(project, "visual_studio_code", None,
+                         init_options={"pipeline": {"candidates": 3, "timeBudget": 400}})
+    try:
+        await wait_ready(client, 600)
+        assert client.statuses[-1]["state"] == "ready", client.statuses[-1]
+        uri = open_doc(client, project / "inventory.py", SOURCE, version=3)
+        outcome = await client.workspace_execute_command_async(
+            command(P.GENERATE, P.GenerateArgs(uri, "restock_needed")))
+        assert outcome["status"] == "verified", outcome
+        assert outcome["applied"] is True
+        (edit,) = client.edits
+        doc_edit = edit.edit.document_changes[0]
+        assert doc_edit.text_document.version == 3
+        assert edit.edit.change_annotations[P.ANNOTATION_ID].label == (
+            "verifix: verified by 1/1 checks")
+        assert doc_edit.edits[0].range.start == types.Position(3, 0)
+        new_text = apply_edits(SOURCE, doc_edit.edits, "utf-16")
+        assert new_text.startswith(
+            "import math  # café\n\n\ndef restock_needed(levels, threshold):")
+        assert '>>> restock_needed({"apples": 3, "pears": 10, "figs": 1}, 5)' in new_text
+        # The document as edited does what its docstring promises (checked again, here).
+        report = sandbox.run_checks(new_text, [
+            'assert restock_needed({"apples": 3, "pears": 10, "figs": 1}, 5) == '
+            '["apples", "figs"]',
+            "assert restock_needed({}, 3) == []",
+        ])
+        assert report.passed, report.results
+        kinds = [type(v).__name__ for values in client.progress_reports.values()
+                 for v in values]
+        assert kinds.count("WorkDoneProgressBegin") == kinds.count("WorkDoneProgressEnd") == 2
+    finally:
+        await client.shutdown_session()
