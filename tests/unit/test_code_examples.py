@@ -116,6 +116,13 @@ def test_free_text_forms(line, expected):
     assert pairs(line, params=["x"])[0] == expected
 
 
+def test_free_text_bare_words_are_strings_but_parameter_names_are_not():
+    assert pairs("is_happy(abcd) => True\nis_happy(a) => False", name="is_happy",
+                 params=["s"]) == [("is_happy('abcd')", "True"), ("is_happy('a')", "False")]
+    assert pairs("f(x) = 4", params=["x"]) == []
+    assert pairs("f(x, 2) = 4", params=["s", "n"]) == [("f('x', 2)", "4")]
+
+
 @pytest.mark.parametrize("line", [
     "f(x) == x * x",  # free names: a definition, not an example
     "f(n) -> f(n-1) + f(n-2)",

@@ -563,7 +563,11 @@ def _free_text_calls(text: str, name: str, params: list[str] | None) -> list[Exa
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
                 and call.func.id == name):
             continue
-        if not _call_ok(call, name, frozenset()) or _calls_inside(call, name):
+        if not _call_ok(call, name, frozenset()):
+            call = _quote_bare_words(call, params or [])
+            if call is None or not _call_ok(call, name, frozenset()):
+                continue
+        if _calls_inside(call, name):
             continue
         if params is not None and not any(p.startswith("*") for p in params) and \
                 len(call.args) + len(call.keywords) > len(params):
@@ -585,6 +589,23 @@ def _free_text_calls(text: str, name: str, params: list[str] | None) -> list[Exa
         examples.append(Example(call=ast.unparse(call), expected=ast.unparse(value),
                                 kind="example", source_line=text.count("\n", 0, m.start())))
     return examples
+
+
+def _quote_bare_words(call: ast.Call, params: list[str]) -> ast.Call | None:
+    """`is_happy(abcd) => True` in prose means the string "abcd": quote arguments that are bare,
+    unknown words. A parameter's own name (`f(x) = 4`) is a definition, not a string."""
+    names = {p.lstrip("*") for p in params}
+    args: list[ast.expr] = []
+    quoted = False
+    for arg in call.args:
+        if isinstance(arg, ast.Name) and arg.id not in BUILTIN_NAMES and arg.id not in names:
+            args.append(ast.Constant(arg.id))
+            quoted = True
+        else:
+            args.append(arg)
+    if not quoted:
+        return None
+    return ast.Call(func=call.func, args=args, keywords=call.keywords)
 
 
 def _calls_inside(call: ast.Call, name: str) -> bool:
