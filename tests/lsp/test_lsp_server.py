@@ -31,10 +31,12 @@ async def actions(client, uri: str, line: int, character: int = 4):
 
 async def test_initialize_answers_at_once_and_the_model_loads_in_the_background(
         project, client_name):
-    client = await start(project, client_name, script([GOOD], load_delay_s=1.5))
+    client = await start(project, client_name, script([GOOD], load_delay_s=5))
     try:
-        assert client.init_seconds < 1.0  # the model takes 1.5 s: not waited for
-        await wait_ready(client, 20)
+        # Ordering, not timing (the machine is shared): initialize is answered while the
+        # model is still loading. Speed is measured by `verifix bench lsp`.
+        assert not any(s["state"] == "ready" for s in client.statuses)
+        await wait_ready(client, 30)
         states = [s["state"] for s in client.statuses]
         assert states[0] == "loading" and states[-1] == "ready"
         load = [t for t, v in client.progress_reports.items()
@@ -55,7 +57,7 @@ async def test_code_actions_are_listed_without_the_model(project, client_name):
         other_uri = open_doc(client, project / "notes.txt", "def double(x):\n    ...\n")
         t0 = time.perf_counter()
         on_stub = await actions(client, uri, 4)
-        assert time.perf_counter() - t0 < 1.0
+        assert time.perf_counter() - t0 < 30  # far less than the 60 s load: not waited for
         await wait_for(lambda: client.statuses, 5, "a status")
         assert client.statuses[-1]["state"] == "loading"
         assert [a.title for a in on_stub] == [P.TITLE_GENERATE]

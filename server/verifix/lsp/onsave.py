@@ -119,6 +119,7 @@ class OnSave:
         if report is None or cancel.cancelled:
             return
         results = {r.node_id: r for r in report.results}
+        fixes_before = set(self.ls.fixes)
         touched_files = {str(p) for p, _q in related.values()}
         for nid, (path, _q) in list(self.failing.items()):
             if str(path) in touched_files and nid not in results:
@@ -135,6 +136,8 @@ class OnSave:
                 self.ls.fixes = {k: f for k, f in self.ls.fixes.items()
                                  if (f.test_uri, f.test_qualname) != (uri, qualname)}
         self._publish(touched_files, results)
+        if set(self.ls.fixes) != fixes_before:
+            self.ls.notify_status()  # a fix whose test passes now is gone
         for nid, (path, qualname) in list(self.failing.items())[:2]:
             if nid not in self.repairing and not self._has_fix(path, qualname):
                 asyncio.ensure_future(self._repair(nid, path, qualname))

@@ -96,6 +96,7 @@ class VerifixServer(LanguageServer):
         self.fixes: dict[str, Fix] = {}
         self.results: dict[tuple[str, str], Result] = {}  # (uri, qualname) -> last result
         self.pending_messages: list[str] = []
+        self._last_settings_error = ""
         self.loop: asyncio.AbstractEventLoop | None = None
         self._writer: Any = None
         from verifix.lsp.onsave import OnSave
@@ -360,6 +361,7 @@ class VerifixServer(LanguageServer):
                               if (f.test_uri, f.test_qualname) != (job.uri, job.qualname)}
                 self.fixes[fix.id] = fix
                 outcome.fixId = fix.id
+                self.notify_status()
                 self.show(f"a verified fix for {job.qualname} is ready: "
                           f"code action \"{P.TITLE_APPLY_FIX}\"", types.MessageType.Info)
             return
@@ -405,8 +407,11 @@ class VerifixServer(LanguageServer):
 
     # -- configuration -------------------------------------------------------------------
     def settings_errors(self, lines: list[str]) -> None:
-        if lines:
-            self.show("invalid settings, the previous values stay: " + "; ".join(lines))
+        # Editors send the same settings by several routes at start-up: say each error once.
+        text = "; ".join(lines)
+        if lines and text != self._last_settings_error:
+            self.show("invalid settings, the previous values stay: " + text)
+        self._last_settings_error = text
 
     async def pull_configuration(self) -> None:
         caps = self.client_capabilities.workspace if self.client_capabilities else None
@@ -529,13 +534,18 @@ def build(shared: Shared | None = None) -> VerifixServer:
         await ls.apply(from_fs_path(fix.task.file or "") or "", fix.task, fix.result, outcome)
         if outcome.applied:
             ls.fixes.pop(fix.id, None)
+            ls.notify_status()
         return outcome
 
     @server.command(P.CANCEL)
     def cancel(ls: VerifixServer, args: P.CancelArgs | None = None) -> list[str]:
+        # A shared (--tcp) server: a window cancels its own jobs, never another window's.
+        mine = [j for j in ls.queue.active() if j.owner is ls]
         if args is None or args.jobId is None:
-            return ls.queue.cancel_all()
-        job = ls.queue.jobs.get(args.jobId)
+            for job in mine:
+                ls.cancel_job(job)
+            return [j.id for j in mine]
+        job = next((j for j in mine if j.id == args.jobId), None)
         if job is None:
             return []
         ls.cancel_job(job)
