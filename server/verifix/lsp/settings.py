@@ -42,12 +42,14 @@ class SettingsStore:
         return self._try(init=section_of(init_options))
 
     def update(self, editor_config: Any) -> list[str]:
-        """workspace/configuration or didChangeConfiguration values."""
+        """workspace/configuration or didChangeConfiguration values. Once the editor answers
+        with settings, they replace initializationOptions too, so a setting the user removed
+        stops applying; an empty answer (an editor without the section) keeps them."""
         if editor_config is None:
             editor_config = {}
         if not isinstance(editor_config, Mapping):
             return [f"editor settings: expected an object, got {editor_config!r}"]
-        return self._try(cfg=dict(editor_config))
+        return self._try(init={} if editor_config else None, cfg=dict(editor_config))
 
     def _try(self, init: dict[str, Any] | None = None,
              cfg: dict[str, Any] | None = None) -> list[str]:

@@ -1,0 +1,65 @@
+// The real client: vscode-languageclient over stdio (a server of our own) or TCP (a shared one).
+
+import type { CancellationToken } from 'vscode';
+import {
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+  StreamInfo,
+} from 'vscode-languageclient/node';
+import { ClientLike, ClientOptions, ServerSpec } from './controller';
+import { CONFIG_SECTION } from './protocol';
+import { connect } from './tcp';
+
+export const SERVER_ARGS = ['-m', 'verifix', 'serve'];
+
+export function serverOptions(spec: ServerSpec): ServerOptions {
+  if (spec.kind === 'tcp') {
+    return async (): Promise<StreamInfo> => {
+      const socket = await connect(spec.address);
+      return { reader: socket, writer: socket };
+    };
+  }
+  return { command: spec.python, args: SERVER_ARGS, options: { cwd: spec.cwd } };
+}
+
+export function clientOptions(opts: ClientOptions): LanguageClientOptions {
+  return {
+    documentSelector: [{ scheme: 'file', language: 'python' }],
+    outputChannel: opts.outputChannel,
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    initializationOptions: opts.initializationOptions,
+    middleware: {
+      executeCommand: (command, args, next) => opts.executeCommand(command, args, next),
+      workspace: {
+        // Only the settings the user set (see settings.ts), without the client's own keys.
+        configuration: async (params, token, next) => {
+          const answer = await next(params, token);
+          if (!Array.isArray(answer)) {
+            return answer;
+          }
+          return answer.map((value: unknown, i) =>
+            params.items[i]?.section === CONFIG_SECTION ? opts.configuration() : value);
+        },
+      },
+    },
+  };
+}
+
+export function createLanguageClient(spec: ServerSpec, opts: ClientOptions): ClientLike {
+  const client = new LanguageClient('verifix', 'verifix', serverOptions(spec),
+    clientOptions(opts));
+  return {
+    start: () => client.start(),
+    dispose: (timeoutMs) => client.dispose(timeoutMs),
+    sendRequest: <R>(method: string, params: unknown, token?: CancellationToken) =>
+      client.sendRequest<R>(method, params, token),
+    sendNotification: (method, params) => client.sendNotification(method, params),
+    onNotification: (method, handler) => client.onNotification(method, handler),
+    onRunningChange: (listener) =>
+      client.onDidChangeState((e) => listener(e.newState === State.Running)),
+    code2ProtocolConverter: client.code2ProtocolConverter,
+  };
+}
