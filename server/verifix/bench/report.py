@@ -65,18 +65,21 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta.get('model')}, seed {meta.get('seed')}, {meta.get('date')}",
         "",
         "| mode | pass@1 | 95% CI | verified (precision) | plausible (precision) | "
-        "tokens/task mean (median) | completion tokens mean | s/task mean | ceiling |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "tokens/task mean (median) | x greedy | completion tokens mean | s/task mean | "
+        "tasks/h | ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    base = summaries.get("greedy", {}).get("tokens_mean")
     for mode, s in summaries.items():
         lo, hi = s["ci95"]
+        ratio = f"{s['tokens_mean'] / base:.1f}x" if base else "–"
         lines.append(
             f"| {mode} | {s['passed']}/{s['tasks']} = {_pct(s['pass_at_1'])} | "
             f"{_pct(lo)}–{_pct(hi)} | {s['verified']} ({_pct(s['verified_precision'])}) | "
             f"{s['plausible']} ({_pct(s['plausible_precision'])}) | "
-            f"{s['tokens_mean']:.0f} ({s['tokens_median']:.0f}) | "
+            f"{s['tokens_mean']:.0f} ({s['tokens_median']:.0f}) | {ratio} | "
             f"{s['completion_tokens_mean']:.0f} | {s['seconds_mean']:.1f} | "
-            f"{_pct(s['ceiling'])} |"
+            f"{s['tasks_per_hour']:.0f} | {_pct(s['ceiling'])} |"
         )
     return "\n".join(lines)
 
