@@ -344,6 +344,8 @@ class VerifixServer(LanguageServer):
                             candidates=e.candidates, checksPassed=e.trusted_passed,
                             checksTotal=e.trusted_total, message=outcome.reason or result.message,
                             evidence=result.evidence.to_dict(), applied=outcome.applied)
+        if outcome.fixId:
+            self.notify_status()  # after the job's last news: the fix is what is left
         return outcome
 
     async def _after(self, job: Job, result: Result, task: Task | None,
@@ -361,7 +363,6 @@ class VerifixServer(LanguageServer):
                               if (f.test_uri, f.test_qualname) != (job.uri, job.qualname)}
                 self.fixes[fix.id] = fix
                 outcome.fixId = fix.id
-                self.notify_status()
                 self.show(f"a verified fix for {job.qualname} is ready: "
                           f"code action \"{P.TITLE_APPLY_FIX}\"", types.MessageType.Info)
             return
