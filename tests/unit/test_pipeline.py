@@ -191,3 +191,45 @@ def test_ablations_switch_stages_off(sandbox, flag):
     assert not any(marker in p for p in engine.prompts)
     if flag == "generated_checks":
         assert result.status == "plausible"  # no inputs: agreement cannot be shown
+
+
+POWER = '''
+def is_power(x, n):
+    """Whether x is a power of n.
+
+    is_power(1, 4) => true
+    is_power(8, 2) => true
+    is_power(3, 2) => false
+    """
+    ...
+'''
+POWER_LOOP = ("```python\ndef is_power(x, n):\n    p = 1\n    for _ in range(64):\n"
+              "        if p == x:\n            return True\n        p *= n\n    return False\n```")
+POWER_SET = ("```python\ndef is_power(x, n):\n    return x in {n ** k for k in range(64)}\n```")
+# Right on the three examples, wrong on 1 ** k == 1 (x=1 is a power of every n): x=1, n=2 ...
+POWER_ODD = "```python\ndef is_power(x, n):\n    return x % n == 0 and x != 3 or x == 1\n```"
+COPIED = ("```python\nassert is_power(1, 4) == True\nassert is_power(8, 2) == True\n"
+          "assert is_power(3, 2) == False\n```")
+
+
+def test_inputs_copied_from_the_docstring_are_replaced_by_recombined_examples(sandbox):
+    """A small model often proposes the docstring's own examples as "new" inputs; the examples'
+    arguments, recombined, still let candidates be compared (and so verified)."""
+    engine = ScriptedEngine(responder([POWER_LOOP, POWER_SET], inputs=COPIED))
+    result = generate(from_source(POWER, "is_power"), engine, sandbox,
+                      Options(recombine_inputs=True))
+    assert result.evidence.inputs >= 2
+    assert result.status == "verified", result.message
+    engine = ScriptedEngine(responder([POWER_LOOP, POWER_SET], inputs=COPIED))
+    result = generate(from_source(POWER, "is_power"), engine, sandbox,
+                      Options(recombine_inputs=False))
+    assert result.evidence.inputs == 0 and result.status == "plausible"
+
+
+def test_recombined_inputs_expose_a_probe_that_only_fits_the_examples(sandbox):
+    engine = ScriptedEngine(responder([POWER_ODD, POWER_LOOP, POWER_SET, POWER_ODD,
+                                       POWER_LOOP, POWER_SET], inputs=COPIED))
+    result = generate(from_source(POWER, "is_power"), engine, sandbox,
+                      Options(recombine_inputs=True))
+    assert result.status == "verified", result.message
+    assert "x in {n ** k" in result.code or "p *= n" in result.code

@@ -24,7 +24,10 @@ from verifix.pipeline.result import Result
 from verifix.pipeline.run import Options, generate
 from verifix.pipeline.task import Task, from_source
 
-MODES = ["greedy", "sample-k", "pipeline", "no-plans", "no-generated-checks", "no-repair"]
+# "recombined": the pipeline plus inputs recombined from the docstring's examples when the
+# model proposes fewer than two new ones (an experiment, not yet the default).
+MODES = ["greedy", "sample-k", "pipeline", "no-plans", "no-generated-checks", "no-repair",
+         "recombined"]
 
 
 @dataclass
@@ -88,6 +91,8 @@ def options_for(mode: str, settings: Settings) -> Options:
         o.generated_checks = False
     elif mode == "no-repair":
         o.repair = False
+    elif mode == "recombined":
+        o.recombine_inputs = True
     return o
 
 

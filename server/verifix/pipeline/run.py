@@ -17,12 +17,14 @@ from verifix.pipeline import repair as repair_mod
 from verifix.pipeline.candidates import Candidate, Generator
 from verifix.pipeline.checks import Verifier
 from verifix.pipeline.events import PHASE_PERCENT, Event, EventSink, Phase, ignore
+from verifix.pipeline.recombine import recombined_inputs
 from verifix.pipeline.result import Evidence, Result
 from verifix.pipeline.select import Selection, select
 from verifix.pipeline.task import Cancelled, Task
 
 N_INPUTS = 8  # model-proposed inputs per task
 MAX_INPUTS = 12
+MIN_NEW_INPUTS = 2  # fewer from the model: recombine the docstring's examples
 EARLY_SAMPLES = 2  # independent samples tried to confirm a probe that passes the examples
 
 
@@ -43,6 +45,7 @@ class Options:
     repair_rounds: int = 2
     time_budget: float = 300.0
     early_stop: bool = True
+    recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
     seed: int = 0
 
     @classmethod
@@ -110,6 +113,11 @@ class Pipeline:
                 if call not in calls and call not in trusted_calls:
                     calls.append(call)
                     expected.append(exp)
+        if len(calls) < MIN_NEW_INPUTS and self.options.recombine_inputs:
+            for call in recombined_inputs(self.task.example_inputs, limit=4):
+                if call not in calls and call not in trusted_calls:
+                    calls.append(call)
+                    expected.append(None)
         calls, expected = calls[:MAX_INPUTS], expected[:MAX_INPUTS]
         self.inputs = calls
         self.expected = self.verifier.evaluate_expected(expected) if calls else []
