@@ -121,6 +121,7 @@ def test_free_text_bare_words_are_strings_but_parameter_names_are_not():
                  params=["s"]) == [("is_happy('abcd')", "True"), ("is_happy('a')", "False")]
     assert pairs("f(x) = 4", params=["x"]) == []
     assert pairs("f(x, 2) = 4", params=["s", "n"]) == [("f('x', 2)", "4")]
+    assert pairs("f(DEFAULT) => 4\nf(my_list) => 5", params=["s"]) == []
 
 
 @pytest.mark.parametrize("line", [

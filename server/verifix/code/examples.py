@@ -593,12 +593,14 @@ def _free_text_calls(text: str, name: str, params: list[str] | None) -> list[Exa
 
 def _quote_bare_words(call: ast.Call, params: list[str]) -> ast.Call | None:
     """`is_happy(abcd) => True` in prose means the string "abcd": quote arguments that are bare,
-    unknown words. A parameter's own name (`f(x) = 4`) is a definition, not a string."""
+    unknown lowercase words. A parameter's own name (`f(x) = 4`) is a definition, and names
+    like `DEFAULT` or `my_list` are more likely the module's own names: neither is quoted."""
     names = {p.lstrip("*") for p in params}
     args: list[ast.expr] = []
     quoted = False
     for arg in call.args:
-        if isinstance(arg, ast.Name) and arg.id not in BUILTIN_NAMES and arg.id not in names:
+        if (isinstance(arg, ast.Name) and arg.id.isalpha() and arg.id.islower()
+                and arg.id not in BUILTIN_NAMES and arg.id not in names):
             args.append(ast.Constant(arg.id))
             quoted = True
         else:
