@@ -227,7 +227,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return sandbox_bench.main(args.rest)
     if args.suite == "lsp":
-        from verifix.bench import lsp as lsp_bench
+        # A language-server client, so it lives in lsp/ (the layer that talks LSP).
+        from verifix.lsp import latency as lsp_bench
 
         return lsp_bench.main([f"--requests={args.requests}", f"--functions={args.functions}",
                                *(["--real"] if args.real else []),
