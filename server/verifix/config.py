@@ -53,6 +53,7 @@ class PipelineSettings:
     generatedChecks: bool = True  # model-proposed inputs for agreement (ablation switch)
     repair: bool = True
     repairRounds: int = attrs.field(default=2, validator=_range(0, 10))
+    resample: int = attrs.field(default=0, validator=_range(0, 64))  # extra samples, see run.py
     timeBudget: float = attrs.field(default=300.0, validator=_range(1.0))  # seconds per job
     thinkingBudget: int = attrs.field(default=0, validator=_range(0))  # 0: no budget forcing
 

@@ -103,6 +103,24 @@ def test_repair_fixes_and_is_rechecked(sandbox):
     assert result.evidence.repairs == 2
 
 
+def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
+    # probe + 4 samples fail the example; extra samples run until two distinct ones pass.
+    replies = [BROKEN] * 5 + [GOOD, GOOD_2, GOOD_3, GOOD]
+    engine = ScriptedEngine(responder(replies))
+    result = run(engine, sandbox, plans=False, repair=False, resample=4)
+    assert result.status == "verified" and result.phase == "candidates"
+    assert result.evidence.candidates == 7 and result.evidence.repairs == 0
+    # Without extra samples the same model gives nothing that passes.
+    engine = ScriptedEngine(responder(replies))
+    assert run(engine, sandbox, plans=False, repair=False).status == "unverified"
+
+
+def test_no_extra_samples_when_a_candidate_already_passes(sandbox):
+    engine = ScriptedEngine(responder([BROKEN] * 4 + [GOOD] + [GOOD_2] * 4))
+    result = run(engine, sandbox, plans=False, repair=False, resample=4)
+    assert result.status == "plausible" and result.evidence.candidates == 5
+
+
 def test_repair_that_fixes_one_check_and_breaks_another_is_not_selected(sandbox):
     source = '''
 def sign(x):

@@ -26,8 +26,10 @@ from verifix.pipeline.task import Task, from_source
 
 # "recombined": the pipeline plus inputs recombined from the docstring's examples when the
 # model proposes fewer than two new ones (an experiment, not yet the default).
+# "resample": no plans, and when no candidate passes the examples, up to 4 more plain samples
+# instead of repair (an experiment: spend the repair budget on fresh samples).
 MODES = ["greedy", "sample-k", "pipeline", "no-plans", "no-generated-checks", "no-repair",
-         "recombined"]
+         "recombined", "resample"]
 
 
 @dataclass
@@ -93,6 +95,8 @@ def options_for(mode: str, settings: Settings) -> Options:
         o.repair = False
     elif mode == "recombined":
         o.recombine_inputs = True
+    elif mode == "resample":
+        o.plans, o.repair, o.resample = False, False, 4
     return o
 
 

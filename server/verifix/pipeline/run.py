@@ -43,6 +43,7 @@ class Options:
     generated_checks: bool = True
     repair: bool = True
     repair_rounds: int = 2
+    resample: int = 0  # extra plain samples when no candidate passes the trusted checks
     time_budget: float = 300.0
     early_stop: bool = True
     recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
@@ -52,7 +53,8 @@ class Options:
     def from_settings(cls, p: PipelineSettings, seed: int = 0) -> Options:
         return cls(candidates=p.candidates, temperature=p.temperature, max_tokens=p.maxTokens,
                    plans=p.plans, generated_checks=p.generatedChecks, repair=p.repair,
-                   repair_rounds=p.repairRounds, time_budget=p.timeBudget, seed=seed)
+                   repair_rounds=p.repairRounds, resample=p.resample, time_budget=p.timeBudget,
+                   seed=seed)
 
 
 class Pipeline:
@@ -157,6 +159,18 @@ class Pipeline:
             self.add(self.gen.code(temperature=self.options.temperature,
                                    seed=self._seed(40 + i)))
 
+    def resample_loop(self) -> None:
+        """More plain samples while fewer than two distinct candidates pass the trusted checks:
+        on HumanEval a fresh sample finds a passing answer where a repair of a failing one
+        rarely does."""
+        for i in range(self.options.resample):
+            if len({c.key for c in self.pool if c.passes_trusted}) >= 2:
+                return
+            self.guard()
+            self.emit("candidates", f"nothing agrees yet; extra sample {i + 1}")
+            self.add(self.gen.code(temperature=self.options.temperature,
+                                   seed=self._seed(60 + i)))
+
     def repair_loop(self) -> None:
         for r in range(self.options.repair_rounds):
             passing = {c.key for c in self.pool if c.passes_trusted}
@@ -195,6 +209,8 @@ class Pipeline:
             self.guard()
             answer_phase = "candidates"
             self.more_candidates()
+            if task.trusted_total and not any(c.passes_trusted for c in self.pool):
+                self.resample_loop()
             if self.options.repair and task.trusted_total and not any(
                     c.passes_trusted for c in self.pool):
                 answer_phase = "repair"
