@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     bh = bsub.add_parser("humaneval", parents=[common],
                          help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
     bh.add_argument("--mode", help="comma-separated: greedy,sample-k,pipeline,no-plans,"
-                    "no-generated-checks,no-repair,recombined,resample (default greedy,pipeline)")
+                    "no-generated-checks,no-repair,recombined,resample,ask-again; join "
+                    "pipeline switches with + (default greedy,pipeline)")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")

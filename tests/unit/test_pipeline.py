@@ -251,3 +251,23 @@ def test_recombined_inputs_expose_a_probe_that_only_fits_the_examples(sandbox):
                       Options(recombine_inputs=True))
     assert result.status == "verified", result.message
     assert "x in {n ** k" in result.code or "p *= n" in result.code
+
+
+def test_asking_again_for_inputs_when_the_model_copies_the_examples(sandbox):
+    def model():
+        code = [GOOD, GOOD_2]
+
+        def reply(prompt: str) -> str:
+            if "already checks these calls" in prompt:
+                assert "double(2)" in prompt  # the copied call is named
+                return INPUTS
+            if "different test calls" in prompt:
+                return "```python\nassert double(2) == 4\n```"  # a copy of the example
+            return code.pop(0) if code else GOOD
+
+        return ScriptedEngine(reply)
+
+    result = run(model(), sandbox, ask_again=True)
+    assert result.evidence.inputs == 3 and result.status == "verified"
+    result = run(model(), sandbox)
+    assert result.evidence.inputs == 0 and result.status == "plausible"

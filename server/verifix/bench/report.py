@@ -123,7 +123,8 @@ def plots(summaries: dict[str, dict[str, Any]], out: Path, title: str) -> list[P
 
 def write_reports(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     summaries = {}
-    for mode in MODES:
+    combined = sorted(p.stem for p in out.glob("*+*.jsonl"))
+    for mode in MODES + combined:
         records = read_records(out / f"{mode}.jsonl")
         if records:
             summaries[mode] = summarize(records)

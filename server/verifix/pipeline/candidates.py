@@ -118,6 +118,16 @@ class Generator:
                                seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
         return parse_input_asserts(reply, self.task.name)
 
+    def more_inputs(self, count: int, existing: list[str], *, seed: int
+                    ) -> list[tuple[str, str | None]]:
+        """Inputs again, naming the calls we already have: small models often copy the
+        docstring's examples back when asked for test calls."""
+        reply = self._complete(self._messages("inputs_more", count=count,
+                                              existing="\n".join(existing)),
+                               temperature=0.0, seed=seed, max_tokens=40 * count + 64,
+                               stop=CODE_STOP)
+        return parse_input_asserts(reply, self.task.name)
+
     def rewrite(self, template: str, *, seed: int, temperature: float,
                 **values: object) -> Candidate | None:
         """A fresh implementation from the stub and `values` (e.g. the failing test), written

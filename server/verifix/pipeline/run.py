@@ -24,7 +24,7 @@ from verifix.pipeline.task import Cancelled, Task
 
 N_INPUTS = 8  # model-proposed inputs per task
 MAX_INPUTS = 12
-MIN_NEW_INPUTS = 2  # fewer from the model: recombine the docstring's examples
+MIN_NEW_INPUTS = 2  # fewer from the model: ask again (and recombine the docstring's examples)
 EARLY_SAMPLES = 2  # independent samples tried to confirm a probe that passes the examples
 
 
@@ -46,6 +46,7 @@ class Options:
     resample: int = 0  # extra plain samples when no candidate passes the trusted checks
     time_budget: float = 300.0
     early_stop: bool = True
+    ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
     recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
     seed: int = 0
 
@@ -111,10 +112,14 @@ class Pipeline:
         if self.options.generated_checks:
             self.emit("inputs", "asking the model for test inputs")
             proposed = self.gen.inputs(N_INPUTS, seed=self._seed(7))
-            for call, exp in proposed:
-                if call not in calls and call not in trusted_calls:
-                    calls.append(call)
-                    expected.append(exp)
+            if self.options.ask_again and len(self._new(proposed, calls, trusted_calls)) < \
+                    MIN_NEW_INPUTS:
+                existing = list(dict.fromkeys([*self.task.example_inputs,
+                                               *(c for c, _ in proposed)]))
+                proposed += self.gen.more_inputs(N_INPUTS, existing, seed=self._seed(8))
+            for call, exp in self._new(proposed, calls, trusted_calls):
+                calls.append(call)
+                expected.append(exp)
         if len(calls) < MIN_NEW_INPUTS and self.options.recombine_inputs:
             for call in recombined_inputs(self.task.example_inputs, limit=4):
                 if call not in calls and call not in trusted_calls:
@@ -124,6 +129,17 @@ class Pipeline:
         self.inputs = calls
         self.expected = self.verifier.evaluate_expected(expected) if calls else []
         self.emit("inputs", f"{len(self.inputs)} inputs to compare candidates on")
+
+    @staticmethod
+    def _new(proposed: list[tuple[str, str | None]], calls: list[str], trusted: set[str]
+             ) -> list[tuple[str, str | None]]:
+        seen = set(calls) | trusted
+        out = []
+        for call, exp in proposed:
+            if call not in seen:
+                seen.add(call)
+                out.append((call, exp))
+        return out
 
     def probe(self) -> Candidate | None:
         self.emit("probe", "greedy probe")
