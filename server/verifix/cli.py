@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--json", action="store_true")
     bh = bsub.add_parser("humaneval", parents=[common],
                          help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
-    bh.add_argument("--mode", help="comma-separated: greedy,sample-k,pipeline,no-plans,"
-                    "no-generated-checks,no-repair,recombined,resample,ask-again; join "
-                    "pipeline switches with + (default greedy,pipeline)")
+    bh.add_argument("--mode", help="comma-separated: greedy, sample-k, pipeline, or pipeline "
+                    "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
+                    "[no-]resample, recombined, ask-again); default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")

@@ -49,11 +49,13 @@ class PipelineSettings:
     candidates: int = attrs.field(default=4, validator=_range(1, 64))
     temperature: float = attrs.field(default=0.8, validator=_range(0.0, 2.0))
     maxTokens: int = attrs.field(default=768, validator=_range(16, 32768))
-    plans: bool = True  # PlanSearch-lite candidates (ablation switch)
+    # Defaults chosen by `verifix bench humaneval` (README "HumanEval"): plain samples beat
+    # plan-guided ones and repair for the 0.5B model, so plans and repair start switched off.
+    plans: bool = False  # PlanSearch-lite candidates
     generatedChecks: bool = True  # model-proposed inputs for agreement (ablation switch)
-    repair: bool = True
+    repair: bool = False  # repair from failure traces when nothing passes (generate only)
     repairRounds: int = attrs.field(default=2, validator=_range(0, 10))
-    resample: int = attrs.field(default=0, validator=_range(0, 64))  # extra samples, see run.py
+    resample: int = attrs.field(default=4, validator=_range(0, 64))  # extra samples, see run.py
     timeBudget: float = attrs.field(default=300.0, validator=_range(1.0))  # seconds per job
     thinkingBudget: int = attrs.field(default=0, validator=_range(0))  # 0: no budget forcing
 

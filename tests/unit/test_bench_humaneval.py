@@ -88,15 +88,17 @@ def test_summary_figures():
     assert 0.4 < lo < 0.8 < hi <= 1.0
     table = markdown({"greedy": s, "pipeline": s | {"tokens_mean": 1400.0}},
                      {"task_spec": "x", "tasks": 3})
-    assert "| 6.0x |" in table and "| 1.0x |" in table
+    assert "| 6.00x |" in table and "| 1.00x |" in table
 
 
 def test_pipeline_switches_compose_and_unknown_modes_fail():
     settings = Settings()
-    o = he.options_for("resample+ask-again+recombined", settings)
+    o = he.options_for("plans+repair+no-resample+ask-again+recombined", settings)
     assert (o.plans, o.repair, o.resample, o.ask_again, o.recombine_inputs) == (
-        False, False, 4, True, True)
-    assert he.options_for("pipeline", settings).plans is True
+        True, True, 0, True, True)
+    o = he.options_for("pipeline", settings)
+    assert (o.plans, o.repair, o.resample) == (False, False, 4)  # the settings' defaults
+    assert he.options_for("no-generated-checks", settings).generated_checks is False
     he.check_mode("no-plans+no-repair")
     for bad in ("greedy+resample", "pipline", "resample+", ""):
         with pytest.raises(ValueError, match="unknown mode"):

@@ -90,7 +90,7 @@ def test_single_implementation_is_only_plausible(sandbox):
 
 def test_failing_every_trusted_check_is_unverified_and_repair_is_tried(sandbox):
     engine = ScriptedEngine(responder([BROKEN] * 6, repairs=[BROKEN, BROKEN, BROKEN, BROKEN]))
-    result = run(engine, sandbox, repair_rounds=2)
+    result = run(engine, sandbox, plans=True, repair=True, resample=0, repair_rounds=2)
     assert result.status == "unverified"
     assert result.evidence.repairs >= 2
     assert result.exit_code == 1
@@ -98,7 +98,7 @@ def test_failing_every_trusted_check_is_unverified_and_repair_is_tried(sandbox):
 
 def test_repair_fixes_and_is_rechecked(sandbox):
     engine = ScriptedEngine(responder([BROKEN] * 6, repairs=[GOOD, GOOD_2]))
-    result = run(engine, sandbox)
+    result = run(engine, sandbox, plans=True, repair=True, resample=0)
     assert result.phase == "repair" and result.status == "verified"
     assert result.evidence.repairs == 2
 
@@ -112,7 +112,7 @@ def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
     assert result.evidence.candidates == 7 and result.evidence.repairs == 0
     # Without extra samples the same model gives nothing that passes.
     engine = ScriptedEngine(responder(replies))
-    assert run(engine, sandbox, plans=False, repair=False).status == "unverified"
+    assert run(engine, sandbox, plans=False, repair=False, resample=0).status == "unverified"
 
 
 def test_no_extra_samples_when_a_candidate_already_passes(sandbox):
@@ -139,8 +139,9 @@ def sign(x):
     # "Fixes" sign(-2) but breaks sign(0).
     regress = "```python\ndef sign(x):\n    return 1 if x > 0 else -1\n```"
     engine = ScriptedEngine(responder([first] * 6, repairs=[regress] * 4))
-    result = generate(from_source(source, "sign"), engine, sandbox, Options())
-    assert result.status == "unverified"
+    result = generate(from_source(source, "sign"), engine, sandbox,
+                      Options(repair=True, resample=0))
+    assert result.status == "unverified" and result.evidence.repairs >= 1
     assert "else -1" not in result.code  # the regression scored 2/3, like the original
     assert result.evidence.trusted_passed == 2
 
@@ -194,7 +195,7 @@ def test_time_budget_exhausted_is_reported(sandbox):
 def test_events_cover_the_phases(sandbox):
     seen = []
     engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]))
-    generate(task(), engine, sandbox, Options(), events=seen.append)
+    generate(task(), engine, sandbox, Options(plans=True), events=seen.append)
     phases = [e.phase for e in seen]
     for phase in ("task", "probe", "inputs", "plans", "candidates", "select", "done"):
         assert phase in phases
@@ -271,3 +272,9 @@ def test_asking_again_for_inputs_when_the_model_copies_the_examples(sandbox):
     assert result.evidence.inputs == 3 and result.status == "verified"
     result = run(model(), sandbox)
     assert result.evidence.inputs == 0 and result.status == "plausible"
+
+
+def test_options_defaults_are_the_settings_defaults():
+    from verifix.config import PipelineSettings
+
+    assert Options() == Options.from_settings(PipelineSettings())

@@ -24,14 +24,14 @@ from verifix.pipeline.result import Result
 from verifix.pipeline.run import Options, generate
 from verifix.pipeline.task import Task, from_source
 
-# A pipeline mode is one switch or several joined by "+" (e.g. "resample+ask-again"), each
-# applied to the configured pipeline. Experiments, not yet defaults: "recombined" (inputs
-# recombined from the docstring's examples when the model proposes fewer than two new ones),
-# "ask-again" (then ask the model again, naming the calls it copied), "resample" (no plans;
-# when no candidate passes the examples, up to 4 more plain samples instead of repair).
+# A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
+# to the configured pipeline. "recombined" (inputs recombined from the docstring's examples
+# when the model proposes fewer than two new ones) and "ask-again" (first ask the model again,
+# naming the calls it copied) are experiments, not yet defaults. The defaults before the
+# 2026-12-02 change are "plans+repair+no-resample".
 BASELINES = ["greedy", "sample-k"]
-SWITCHES = ["pipeline", "no-plans", "no-generated-checks", "no-repair", "recombined",
-            "resample", "ask-again"]
+SWITCHES = ["pipeline", "no-generated-checks", "plans", "no-plans", "repair", "no-repair",
+            "resample", "no-resample", "recombined", "ask-again"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -101,18 +101,18 @@ def options_for(mode: str, settings: Settings) -> Options:
     # benchmark reports seconds instead and keeps only a generous guard.
     o.time_budget = max(o.time_budget, 3600.0)
     for switch in mode.split("+"):
-        if switch == "no-plans":
-            o.plans = False
+        if switch in ("plans", "no-plans"):
+            o.plans = switch == "plans"
+        elif switch in ("repair", "no-repair"):
+            o.repair = switch == "repair"
+        elif switch in ("resample", "no-resample"):
+            o.resample = 4 if switch == "resample" else 0
         elif switch == "no-generated-checks":
             o.generated_checks = False
-        elif switch == "no-repair":
-            o.repair = False
         elif switch == "recombined":
             o.recombine_inputs = True
         elif switch == "ask-again":
             o.ask_again = True
-        elif switch == "resample":
-            o.plans, o.repair, o.resample = False, False, 4
     return o
 
 

@@ -72,7 +72,7 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     base = summaries.get("greedy", {}).get("tokens_mean")
     for mode, s in summaries.items():
         lo, hi = s["ci95"]
-        ratio = f"{s['tokens_mean'] / base:.1f}x" if base else "–"
+        ratio = f"{s['tokens_mean'] / base:.2f}x" if base else "–"
         lines.append(
             f"| {mode} | {s['passed']}/{s['tasks']} = {_pct(s['pass_at_1'])} | "
             f"{_pct(lo)}–{_pct(hi)} | {s['verified']} ({_pct(s['verified_precision'])}) | "

@@ -34,16 +34,17 @@ class BudgetExhausted(Exception):
 
 @dataclass
 class Options:
-    """What one run may do (the benchmark's ablations switch these off)."""
+    """What one run may do (the benchmark's switches change these); the defaults are
+    PipelineSettings' (tests/unit/test_pipeline.py keeps the two in step)."""
 
     candidates: int = 4
     temperature: float = 0.8
     max_tokens: int = 768
-    plans: bool = True
+    plans: bool = False
     generated_checks: bool = True
-    repair: bool = True
+    repair: bool = False
     repair_rounds: int = 2
-    resample: int = 0  # extra plain samples when no candidate passes the trusted checks
+    resample: int = 4  # extra plain samples when no candidate passes the trusted checks
     time_budget: float = 300.0
     early_stop: bool = True
     ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
