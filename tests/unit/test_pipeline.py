@@ -115,6 +115,14 @@ def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
     assert run(engine, sandbox, plans=False, repair=False, resample=0).status == "unverified"
 
 
+def test_confirmation_samples_can_count_toward_the_candidates(sandbox):
+    # The probe passes, one confirmation sample disagrees; then k=4 more (or 4 - 1).
+    replies = [SQUARE, GOOD] + [GOOD_2] * 8
+    full = run(ScriptedEngine(responder(replies)), sandbox)
+    lean = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=True)
+    assert (full.evidence.candidates, lean.evidence.candidates) == (6, 5)
+
+
 def test_no_extra_samples_when_a_candidate_already_passes(sandbox):
     engine = ScriptedEngine(responder([BROKEN] * 4 + [GOOD] + [GOOD_2] * 4))
     result = run(engine, sandbox, plans=False, repair=False, resample=4)

@@ -45,6 +45,7 @@ class Options:
     repair: bool = False
     repair_rounds: int = 2
     resample: int = 4  # extra plain samples when no candidate passes the trusted checks
+    count_confirm: bool = False  # the probe's confirmation samples count toward `candidates`
     time_budget: float = 300.0
     early_stop: bool = True
     ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
@@ -73,6 +74,7 @@ class Pipeline:
         self.inputs: list[str] = []
         self.expected: list[str | None] = []
         self.repairs = 0
+        self.confirm_samples = 0
         self.start = time.perf_counter()
         self.phase: Phase = "task"
 
@@ -152,6 +154,7 @@ class Pipeline:
             return False
         for i in range(EARLY_SAMPLES):
             self.guard()
+            self.confirm_samples += 1
             other = self.add(self.gen.code(temperature=self.options.temperature,
                                            seed=self._seed(10 + i)))
             if other is None or not other.passes_trusted:
@@ -171,7 +174,10 @@ class Pipeline:
         for i, plan in enumerate(plans[:k]):
             self.guard()
             self.add(self.gen.code(temperature=0.3, seed=self._seed(30 + i), plan=plan))
-        for i in range(k - min(len(plans), k)):
+        plain = k - min(len(plans), k)
+        if self.options.count_confirm:
+            plain = max(0, plain - self.confirm_samples)
+        for i in range(plain):
             self.guard()
             self.add(self.gen.code(temperature=self.options.temperature,
                                    seed=self._seed(40 + i)))
