@@ -115,8 +115,8 @@ class Pipeline:
         if self.options.generated_checks:
             self.emit("inputs", "asking the model for test inputs")
             proposed = self.gen.inputs(N_INPUTS, seed=self._seed(7))
-            if self.options.ask_again and len(self._new(proposed, calls, trusted_calls)) < \
-                    MIN_NEW_INPUTS:
+            copied = len(self._new(proposed, calls, trusted_calls)) < MIN_NEW_INPUTS
+            if copied and self.options.ask_again:
                 existing = list(dict.fromkeys([*self.task.example_inputs,
                                                *(c for c, _ in proposed)]))
                 proposed += self.gen.more_inputs(N_INPUTS, existing, seed=self._seed(8))
