@@ -107,7 +107,7 @@ def options_for(mode: str, settings: Settings) -> Options:
         elif switch in ("repair", "no-repair"):
             o.repair = switch == "repair"
         elif switch in ("resample", "no-resample"):
-            o.resample = 4 if switch == "resample" else 0
+            o.resample = Options().resample if switch == "resample" else 0
         elif switch == "no-generated-checks":
             o.generated_checks = False
         elif switch == "recombined":

@@ -115,19 +115,20 @@ class Pipeline:
         if self.options.generated_checks:
             self.emit("inputs", "asking the model for test inputs")
             proposed = self.gen.inputs(N_INPUTS, seed=self._seed(7))
-            copied = len(self._new(proposed, calls, trusted_calls)) < MIN_NEW_INPUTS
-            if copied and self.options.ask_again:
+            new = self._new(proposed, calls, trusted_calls)
+            if len(new) < MIN_NEW_INPUTS and self.options.ask_again:
                 existing = list(dict.fromkeys([*self.task.example_inputs,
                                                *(c for c, _ in proposed)]))
-                proposed += self.gen.more_inputs(N_INPUTS, existing, seed=self._seed(8))
-            for call, exp in self._new(proposed, calls, trusted_calls):
-                calls.append(call)
-                expected.append(exp)
+                more = self.gen.more_inputs(N_INPUTS, existing, seed=self._seed(8))
+                new = self._new(proposed + more, calls, trusted_calls)
+            calls += [c for c, _ in new]
+            expected += [e for _, e in new]
         if len(calls) < MIN_NEW_INPUTS and self.options.recombine_inputs:
-            for call in recombined_inputs(self.task.example_inputs, limit=4):
-                if call not in calls and call not in trusted_calls:
-                    calls.append(call)
-                    expected.append(None)
+            recombined: list[tuple[str, str | None]] = [
+                (c, None) for c in recombined_inputs(self.task.example_inputs, limit=4)]
+            for call, _ in self._new(recombined, calls, trusted_calls):
+                calls.append(call)
+                expected.append(None)
         calls, expected = calls[:MAX_INPUTS], expected[:MAX_INPUTS]
         self.inputs = calls
         self.expected = self.verifier.evaluate_expected(expected) if calls else []
