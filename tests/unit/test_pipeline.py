@@ -116,10 +116,10 @@ def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
 
 
 def test_confirmation_samples_can_count_toward_the_candidates(sandbox):
-    # The probe passes, one confirmation sample disagrees; then k=4 more (or 4 - 1).
+    # The probe passes, one confirmation sample disagrees; then 4 - 1 more (by default) or 4.
     replies = [SQUARE, GOOD] + [GOOD_2] * 8
-    full = run(ScriptedEngine(responder(replies)), sandbox)
-    lean = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=True)
+    full = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=False)
+    lean = run(ScriptedEngine(responder(replies)), sandbox)
     assert (full.evidence.candidates, lean.evidence.candidates) == (6, 5)
 
 

@@ -27,12 +27,13 @@ from verifix.pipeline.task import Task, from_source
 # A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
 # to the configured pipeline. Experiments, not defaults: "recombined" (inputs recombined from
 # the docstring's examples when the model proposes fewer than two new ones), "ask-again" (first
-# ask the model again, naming the calls it copied), "count-confirm" (the probe's confirmation
-# samples count toward the k candidates). The defaults before 2026-12-02 are
-# "plans+repair+no-resample".
+# ask the model again, naming the calls it copied). "no-count-confirm": the probe's
+# confirmation samples come on top of the k candidates. The defaults before 2026-12-02 are
+# "plans+repair+no-resample+no-count-confirm".
 BASELINES = ["greedy", "sample-k"]
 SWITCHES = ["pipeline", "no-generated-checks", "plans", "no-plans", "repair", "no-repair",
-            "resample", "no-resample", "recombined", "ask-again", "count-confirm"]
+            "resample", "no-resample", "recombined", "ask-again", "count-confirm",
+            "no-count-confirm"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -114,8 +115,8 @@ def options_for(mode: str, settings: Settings) -> Options:
             o.recombine_inputs = True
         elif switch == "ask-again":
             o.ask_again = True
-        elif switch == "count-confirm":
-            o.count_confirm = True
+        elif switch in ("count-confirm", "no-count-confirm"):
+            o.count_confirm = switch == "count-confirm"
     return o
 
 

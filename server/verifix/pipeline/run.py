@@ -45,7 +45,9 @@ class Options:
     repair: bool = False
     repair_rounds: int = 2
     resample: int = 4  # extra plain samples when no candidate passes the trusted checks
-    count_confirm: bool = False  # the probe's confirmation samples count toward `candidates`
+    # The probe's confirmation samples are plain samples too: they count toward `candidates`,
+    # so k means k samples after the probe (same pass@1, 5.85x instead of 6.01x greedy's tokens).
+    count_confirm: bool = True
     time_budget: float = 300.0
     early_stop: bool = True
     ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
