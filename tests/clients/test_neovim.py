@@ -157,6 +157,7 @@ def test_generate_fills_the_stub_in_the_buffer(project):
     msgs = notes(record)
     assert msgs[0] == "verifix: generate double: verified (1/1 checks), applied"
     assert "ready" in msgs[1] and "candidates=2" in msgs[1] and "onSave=false" in msgs[1]
+    assert "resample=4" in msgs[1] and "repair=false" in msgs[1]
     assert msgs[2] == "verifix: no function under the cursor"
     assert [u for u in record["statuses"] if u["state"] == "ready"][0]["settings"][
         "pipeline"]["candidates"] == 2

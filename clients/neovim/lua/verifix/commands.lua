@@ -269,7 +269,8 @@ local function format_status(st, client)
   if s.model then
     local shown = {
       'candidates=' .. tostring(p.candidates),
-      'repairRounds=' .. tostring(p.repairRounds),
+      'resample=' .. tostring(p.resample),
+      'repair=' .. tostring(p.repair),
       'timeBudget=' .. tostring(p.timeBudget) .. 's',
       'onSave=' .. tostring(s.onSave),
       'confirmEdits=' .. tostring(s.confirmEdits),
