@@ -62,11 +62,21 @@ def test_modes_score_only_the_selected_answer_and_resume(problems, sandbox, tmp_
     assert again == results
     lines = (tmp_path / "greedy.jsonl").read_text().splitlines()
     assert [json.loads(x)["task_id"] for x in lines] == [RIGHT, WRONG]
+    # Every candidate's program is kept beside the records, with the one chosen.
+    side = [json.loads(x) for x in (tmp_path / "candidates" / "pipeline.jsonl").read_text()
+            .splitlines()]
+    assert [c["task_id"] for c in side] == [RIGHT, WRONG]
+    assert all(c["programs"] and c["chosen"] is not None for c in side)
+    assert all(f"def {problems[c['task_id']]['entry_point']}" in c["programs"][c["chosen"]]
+               for c in side)
 
     summary = write_reports(tmp_path, {"model": "scripted", "tasks": 2, "task_spec": "test",
                                        "seed": 0, "date": "today"})
     assert summary["summaries"]["greedy"]["pass_at_1"] == 0.5
     assert "| greedy | 1/2 = 50.0% |" in summary["markdown"]
+    assert he.dates(tmp_path, "today") == "today"
+    assert he.dates(tmp_path, "tomorrow") == "today to tomorrow"
+    assert he.dates(tmp_path / "nowhere", "today") == "today"
     assert (tmp_path / "pass_rate.png").stat().st_size > 0
 
 

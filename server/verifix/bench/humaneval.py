@@ -163,7 +163,9 @@ def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: O
 
 
 def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sandbox: Any,
-            settings: Settings) -> TaskRecord:
+            settings: Settings) -> tuple[TaskRecord, dict[str, Any]]:
+    """The task's record, and its candidates' programs (analysis only: e.g. which candidates
+    a stricter notion of "independent" would have merged)."""
     task = task_for(problem)
     options = options_for(mode, settings)
     if mode in ("greedy", "sample-k"):
@@ -176,13 +178,15 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
     if mode not in ("greedy",):
         ceiling = passed or any(hidden_pass(sandbox, p, problem) for p in programs
                                 if p != result.program)
-    return TaskRecord(
+    record = TaskRecord(
         task_id=task_id, mode=mode, status=result.status, passed=passed,
         prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
         seconds=round(result.seconds, 3), phase=result.phase,
         candidates=max(result.evidence.candidates, len(programs)),
         trusted_checks=task.trusted_total, ceiling=ceiling, message=result.message[:300],
     )
+    chosen = programs.index(result.program) if result.program in programs else None
+    return record, {"task_id": task_id, "chosen": chosen, "programs": programs}
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -211,13 +215,20 @@ def run_suite(modes: Iterable[str], task_ids: list[str], settings: Settings, out
         if not resume and path.exists():
             path.unlink()
         records = [done[t] for t in task_ids if t in done]
+        side = out / "candidates" / f"{mode}.jsonl"
+        side.parent.mkdir(exist_ok=True)
+        if not resume and side.exists():
+            side.unlink()
         bar = ProgressBar(mode, len(task_ids), initial=records)
-        with path.open("a") as f:
+        with path.open("a") as f, side.open("a") as g:
             for task_id in task_ids:
                 if task_id in done:
                     continue
-                rec = asdict(run_one(mode, task_id, problems[task_id], engine, sandbox,
-                                     settings))
+                record, candidates = run_one(mode, task_id, problems[task_id], engine,
+                                             sandbox, settings)
+                rec = asdict(record)
+                g.write(json.dumps(candidates) + "\n")
+                g.flush()
                 f.write(json.dumps(rec) + "\n")
                 f.flush()
                 records.append(rec)
@@ -225,6 +236,15 @@ def run_suite(modes: Iterable[str], task_ids: list[str], settings: Settings, out
         bar.close()
         results[mode] = records
     return results
+
+
+def dates(out: Path, today: str) -> str:
+    """A results directory filled over several days keeps the day it was started."""
+    try:
+        first = json.loads((out / "summary.json").read_text())["meta"]["date"].split(" to ")[0]
+    except (OSError, ValueError, KeyError, TypeError):
+        return today
+    return today if first == today else f"{first} to {today}"
 
 
 def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
@@ -241,7 +261,7 @@ def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
     engine = open_engine(settings)
     meta = {"model": settings.model, "tasks": len(task_ids), "task_spec": args.tasks or "all",
             "seed": settings.seed, "candidates": settings.pipeline.candidates,
-            "date": time.strftime("%Y-%m-%d")}
+            "date": dates(out, time.strftime("%Y-%m-%d"))}
     try:
         with open_sandbox(settings) as sandbox:
             print(f"verifix bench humaneval: {len(task_ids)} tasks, modes {', '.join(modes)}, "

@@ -65,7 +65,7 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta.get('model')}, seed {meta.get('seed')}, {meta.get('date')}",
         "",
         "| mode | pass@1 | 95% CI | verified (precision) | plausible (precision) | "
-        "tokens/task mean (median) | x greedy | completion tokens mean | s/task mean | "
+        "tokens/task mean (median) | x greedy | completion tokens mean | s/task mean (median) | "
         "tasks/h | ceiling |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -78,7 +78,8 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             f"{_pct(lo)}–{_pct(hi)} | {s['verified']} ({_pct(s['verified_precision'])}) | "
             f"{s['plausible']} ({_pct(s['plausible_precision'])}) | "
             f"{s['tokens_mean']:.0f} ({s['tokens_median']:.0f}) | {ratio} | "
-            f"{s['completion_tokens_mean']:.0f} | {s['seconds_mean']:.1f} | "
+            f"{s['completion_tokens_mean']:.0f} | {s['seconds_mean']:.1f} "
+            f"({s['seconds_median']:.1f}) | "
             f"{s['tasks_per_hour']:.0f} | {_pct(s['ceiling'])} |"
         )
     return "\n".join(lines)
