@@ -123,6 +123,28 @@ def test_confirmation_samples_can_count_toward_the_candidates(sandbox):
     assert (full.evidence.candidates, lean.evidence.candidates) == (6, 5)
 
 
+def test_same_logic_counts_a_renamed_copy_once(sandbox):
+    # The confirmation sample is the probe with another name for x: one opinion, not two.
+    renamed = "```python\ndef double(n):\n    return n * 2\n```"
+    replies = [GOOD, renamed, GOOD_2] + [GOOD_3] * 6
+    loose = run(ScriptedEngine(responder(replies)), sandbox)
+    strict = run(ScriptedEngine(responder(replies)), sandbox, same_logic=True)
+    assert loose.status == strict.status == "verified"
+    assert (loose.evidence.candidates, strict.evidence.candidates) == (2, 3)
+
+
+def test_majority_of_all_needs_most_implementations_to_agree(sandbox):
+    # Two of five distinct implementations pass the example and agree; three fail it.
+    minus = "```python\ndef double(x):\n    return x - 1\n```"
+    plus3 = "```python\ndef double(x):\n    return x + 3\n```"
+    replies = [BROKEN, GOOD, GOOD_2, minus, plus3]
+    loose = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
+    strict = run(ScriptedEngine(responder(replies)), sandbox, resample=0, majority_of_all=True)
+    assert loose.status == "verified" and loose.evidence.considered == 2
+    assert strict.status == "plausible" and strict.evidence.considered == 5
+    assert "only 2 of 5" in strict.message
+
+
 def test_no_extra_samples_when_a_candidate_already_passes(sandbox):
     engine = ScriptedEngine(responder([BROKEN] * 4 + [GOOD] + [GOOD_2] * 4))
     result = run(engine, sandbox, plans=False, repair=False, resample=4)

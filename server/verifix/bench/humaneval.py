@@ -27,13 +27,15 @@ from verifix.pipeline.task import Task, from_source
 # A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
 # to the configured pipeline. Experiments, not defaults: "recombined" (inputs recombined from
 # the docstring's examples when the model proposes fewer than two new ones), "ask-again" (first
-# ask the model again, naming the calls it copied). "no-count-confirm": the probe's
-# confirmation samples come on top of the k candidates. The defaults before 2026-12-02 are
-# "plans+repair+no-resample+no-count-confirm".
+# ask the model again, naming the calls it copied), "same-logic" (samples that differ only in
+# local names or docstrings are one implementation), "majority-of-all" (verified needs a
+# majority of every implementation written, not only of those passing the docstring's
+# examples). "no-count-confirm": the probe's confirmation samples come on top of the k
+# candidates. The defaults before 2026-12-02 are "plans+repair+no-resample+no-count-confirm".
 BASELINES = ["greedy", "sample-k"]
 SWITCHES = ["pipeline", "no-generated-checks", "plans", "no-plans", "repair", "no-repair",
             "resample", "no-resample", "recombined", "ask-again", "count-confirm",
-            "no-count-confirm"]
+            "no-count-confirm", "same-logic", "majority-of-all"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -115,6 +117,10 @@ def options_for(mode: str, settings: Settings) -> Options:
             o.recombine_inputs = True
         elif switch == "ask-again":
             o.ask_again = True
+        elif switch == "same-logic":
+            o.same_logic = True
+        elif switch == "majority-of-all":
+            o.majority_of_all = True
         elif switch in ("count-confirm", "no-count-confirm"):
             o.count_confirm = switch == "count-confirm"
     return o

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from verifix import prompt
 from verifix.code import python as pycode
+from verifix.code.same_logic import logic_key
 from verifix.engine.base import CancelToken, Completion, Engine, Message
 from verifix.pipeline.task import Task
 
@@ -45,6 +46,7 @@ class Candidate:
     trusted_total: int = 0
     failures: list[str] = field(default_factory=list)
     behaviour: tuple[str, ...] | None = None
+    same_logic: bool = False  # key ignores local names and docstrings (an experiment)
 
     @property
     def passes_trusted(self) -> bool:
@@ -53,6 +55,8 @@ class Candidate:
     @property
     def key(self) -> str:
         """Identical implementations (modulo formatting and comments) share a key."""
+        if self.same_logic:
+            return logic_key(self.function_code)
         try:
             return ast.dump(ast.parse(self.function_code))
         except SyntaxError:

@@ -52,6 +52,8 @@ class Options:
     early_stop: bool = True
     ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
     recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
+    same_logic: bool = False  # renamed copies count as one implementation (experiment)
+    majority_of_all: bool = False  # verified needs a majority of all implementations (experiment)
     seed: int = 0
 
     @classmethod
@@ -98,6 +100,7 @@ class Pipeline:
         """Check a new candidate against the trusted checks (and the inputs, if it passes)."""
         if cand is None:
             return None
+        cand.same_logic = self.options.same_logic
         self.verifier.check_trusted(cand)
         self.pool.append(cand)
         if cand.passes_trusted or self.task.trusted_total == 0:
@@ -208,6 +211,7 @@ class Pipeline:
                                                seed=self._seed(50 + 10 * r),
                                                temperature=self.options.temperature):
                 self.repairs += 1
+                fix.same_logic = self.options.same_logic
                 self.pool.append(fix)
                 if fix.passes_trusted:
                     self.verifier.behaviour(fix, self.inputs)
@@ -230,8 +234,7 @@ class Pipeline:
             if probe is not None and probe.passes_trusted and self.options.early_stop:
                 self.emit("checks", "probe passes the trusted checks; looking for agreement")
                 if self.confirm_probe(probe):
-                    return self.finish(select(self.pool, len(self.inputs), self.expected,
-                                              task.trusted_total), "probe")
+                    return self.finish(self.select(), "probe")
             self.guard()
             answer_phase = "candidates"
             self.more_candidates()
@@ -250,12 +253,16 @@ class Pipeline:
                 return self.finish(None, answer_phase, error=f"engine error: {exc}")
             note = f" (stopped early: engine error: {exc})"
         self.emit("select", "selecting by trusted checks and agreement")
-        selection = select(self.pool, len(self.inputs), self.expected, task.trusted_total)
+        selection = self.select()
         if selection.candidate is not None and selection.candidate.origin == "repair":
             answer_phase = "repair"
         elif selection.candidate is not None and selection.candidate.origin == "greedy":
             answer_phase = "probe"
         return self.finish(selection, answer_phase, note=note)
+
+    def select(self) -> Selection:
+        return select(self.pool, len(self.inputs), self.expected, self.task.trusted_total,
+                      majority_of_all=self.options.majority_of_all)
 
     def finish(self, selection: Selection | None, phase: str, error: str = "",
                note: str = "") -> Result:

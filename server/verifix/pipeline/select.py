@@ -57,7 +57,9 @@ def cluster(candidates: list[Candidate], expected: list[str | None] | None = Non
 
 
 def select(candidates: list[Candidate], n_inputs: int, expected: list[str | None] | None = None,
-           trusted_total: int = 0) -> Selection:
+           trusted_total: int = 0, majority_of_all: bool = False) -> Selection:
+    """`majority_of_all` (an experiment): agreement must be a majority of every distinct
+    implementation written, not only of those that pass the trusted checks."""
     if not candidates:
         return Selection("error", None, None, 0, 0, n_inputs, "the model produced no usable code")
     if trusted_total > 0:
@@ -77,7 +79,7 @@ def select(candidates: list[Candidate], n_inputs: int, expected: list[str | None
     groups = cluster(eligible, expected)
     top = groups[0]
     chosen = min(top.members, key=lambda c: c.id)
-    considered = len({c.key for c in eligible})
+    considered = len({c.key for c in (candidates if majority_of_all else eligible)})
     agree = n_inputs > 0 and top.distinct >= 2 and top.distinct * 2 > considered
     if trusted_total > 0:
         if agree:
