@@ -87,8 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--mode", help="comma-separated: greedy, sample-k, pipeline, or pipeline "
                     "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
                     "[no-]resample, [no-]count-confirm, experiments recombined, ask-again, "
-                    "same-logic, majority-of-all); "
-                    "default greedy,pipeline")
+                    "same-logic, majority-of-all); default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
