@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
     bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
+    br = bsub.add_parser("relabel", help="a finished HumanEval run's verified answers under "
+                         "the majority-of-all rule (analysis, no model)")
+    br.add_argument("--out", default="bench-results/humaneval", help="the run's directory")
+    br.add_argument("--mode", default="pipeline", help="the run's mode")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
     bs.add_argument("rest", nargs=argparse.REMAINDER)
     bl = bsub.add_parser("lsp", help="language server: codeAction/hover latency during a job")
@@ -224,6 +228,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return humaneval.main(None, load_settings(args), args)
         except ValueError as exc:
             raise CliError(str(exc)) from None
+    if args.suite == "relabel":
+        from verifix.bench import humaneval, relabel
+
+        entry_points = {t: p["entry_point"] for t, p in humaneval.load_problems().items()}
+        try:
+            print(relabel.main(Path(args.out), args.mode, entry_points))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        return 0
     if args.suite == "sandbox":
         from verifix.bench import sandbox as sandbox_bench
 
