@@ -43,6 +43,10 @@ def test_relabel_counts_every_distinct_implementation_written(tmp_path):
     assert "majority-of-all: verified 1, 1 pass" in text and "T/1 FAILS" in text
     with pytest.raises(ValueError, match="not found"):
         relabel.main(tmp_path, "greedy", {})
+    with (tmp_path / "pipeline.jsonl").open("a") as f:
+        f.write("{cut off\n")
+    with pytest.raises(ValueError, match=r"pipeline.jsonl:4: not JSON"):
+        relabel.main(tmp_path, "pipeline", {})
 
 
 def test_relabel_refuses_a_record_without_its_agreement_count():
@@ -50,3 +54,5 @@ def test_relabel_refuses_a_record_without_its_agreement_count():
     rec["message"] = "verified"
     with pytest.raises(ValueError, match="no agreement count"):
         relabel.relabel([rec], {"T/0": {"programs": []}}, {"T/0": "f"})
+    with pytest.raises(ValueError, match="not a HumanEval task"):
+        relabel.relabel([record("T/9", True, 2)], {"T/9": {"programs": []}}, {})

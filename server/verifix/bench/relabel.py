@@ -40,7 +40,9 @@ def relabel(records: list[dict[str, Any]], candidates: dict[str, dict[str, Any]]
         side = candidates.get(rec["task_id"])
         if match is None or side is None:
             raise ValueError(f"{rec['task_id']}: no agreement count or no stored programs")
-        name = entry_points[rec["task_id"]]
+        name = entry_points.get(rec["task_id"])
+        if name is None:
+            raise ValueError(f"{rec['task_id']}: not a HumanEval task")
         written = len({function_key(p, name) for p in side["programs"] if p})
         row = {"task_id": rec["task_id"], "passed": rec["passed"],
                "agreeing": int(match.group(1)), "written": written}
@@ -59,12 +61,8 @@ def main(out: Path, mode: str, entry_points: dict[str, str]) -> str:
     for path in (records_path, side_path):
         if not path.exists():
             raise ValueError(f"{path}: not found (run the benchmark with this --out and --mode)")
-    records = [json.loads(line) for line in records_path.read_text().splitlines() if line]
-    side = {}
-    for line in side_path.read_text().splitlines():
-        if line:
-            row = json.loads(line)
-            side[row["task_id"]] = row
+    records = _read_jsonl(records_path)
+    side = {row["task_id"]: row for row in _read_jsonl(side_path)}
     r = relabel(records, side, entry_points)
     lines = [f"{mode} ({len(records)} tasks): verified {r['verified']}, "
              f"{r['verified_right']} pass the hidden tests",
@@ -74,3 +72,15 @@ def main(out: Path, mode: str, entry_points: dict[str, str]) -> str:
               f"{d['agreeing']} agree, {d['written']} distinct implementations written"
               for d in r["demoted"]]
     return "\n".join(lines)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return rows
