@@ -9,10 +9,11 @@ comes from the record's message, the distinct implementations from the stored pr
 from __future__ import annotations
 
 import ast
-import json
 import re
 from pathlib import Path
 from typing import Any
+
+from verifix.bench.humaneval import read_records
 
 AGREEING = re.compile(r"(\d+) of \d+ independent implementations agree")
 
@@ -61,8 +62,9 @@ def main(out: Path, mode: str, entry_points: dict[str, str]) -> str:
     for path in (records_path, side_path):
         if not path.exists():
             raise ValueError(f"{path}: not found (run the benchmark with this --out and --mode)")
-    records = _read_jsonl(records_path)
-    side = {row["task_id"]: row for row in _read_jsonl(side_path)}
+    # As the bench reads them: a line cut by an interruption is a task not finished.
+    records = read_records(records_path)
+    side = {row["task_id"]: row for row in read_records(side_path)}
     r = relabel(records, side, entry_points)
     lines = [f"{mode} ({len(records)} tasks): verified {r['verified']}, "
              f"{r['verified_right']} pass the hidden tests",
@@ -73,14 +75,3 @@ def main(out: Path, mode: str, entry_points: dict[str, str]) -> str:
               for d in r["demoted"]]
     return "\n".join(lines)
 
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return rows
