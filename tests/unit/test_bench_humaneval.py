@@ -109,6 +109,10 @@ def test_pipeline_switches_compose_and_unknown_modes_fail():
     o = he.options_for("pipeline", settings)
     assert (o.plans, o.repair, o.resample) == (False, False, 4)  # the settings' defaults
     assert he.options_for("no-generated-checks", settings).generated_checks is False
+    o = he.options_for("same-logic+majority-of-all+no-stop-when-verified", settings)
+    assert (o.same_logic, o.majority_of_all, o.stop_when_verified) == (True, True, False)
+    o = he.options_for("no-same-logic+no-majority-of-all+stop-when-verified", settings)
+    assert (o.same_logic, o.majority_of_all, o.stop_when_verified) == (False, False, True)
     he.check_mode("no-plans+no-repair")
     for bad in ("greedy+resample", "pipline", "resample+", ""):
         with pytest.raises(ValueError, match="unknown mode"):

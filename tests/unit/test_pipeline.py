@@ -118,9 +118,22 @@ def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
 def test_confirmation_samples_can_count_toward_the_candidates(sandbox):
     # The probe passes, one confirmation sample disagrees; then 4 - 1 more (by default) or 4.
     replies = [SQUARE, GOOD] + [GOOD_2] * 8
-    full = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=False)
-    lean = run(ScriptedEngine(responder(replies)), sandbox)
+    full = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=False,
+               stop_when_verified=False)
+    lean = run(ScriptedEngine(responder(replies)), sandbox, stop_when_verified=False)
     assert (full.evidence.candidates, lean.evidence.candidates) == (6, 5)
+
+
+def test_no_sample_is_drawn_once_the_answer_would_be_verified(sandbox):
+    # The probe passes, the confirmation sample fails the example; the next sample agrees with
+    # the probe: 2 of 3 implementations agree, so the last two samples are never asked for.
+    replies = [GOOD, BROKEN, GOOD_2, GOOD_3, GOOD_3]
+    lean = run(ScriptedEngine(responder(replies)), sandbox, majority_of_all=True)
+    full = run(ScriptedEngine(responder(replies)), sandbox, majority_of_all=True,
+               stop_when_verified=False)
+    assert lean.status == full.status == "verified"
+    assert (lean.evidence.candidates, full.evidence.candidates) == (3, 5)
+    assert lean.prompt_tokens < full.prompt_tokens
 
 
 def test_same_logic_counts_a_renamed_copy_once(sandbox):
@@ -137,7 +150,7 @@ def test_majority_of_all_needs_most_implementations_to_agree(sandbox):
     # Two of five distinct implementations pass the example and agree; three fail it.
     minus = "```python\ndef double(x):\n    return x - 1\n```"
     plus3 = "```python\ndef double(x):\n    return x + 3\n```"
-    replies = [BROKEN, GOOD, GOOD_2, minus, plus3]
+    replies = [BROKEN, minus, plus3, GOOD, GOOD_2]
     loose = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
     strict = run(ScriptedEngine(responder(replies)), sandbox, resample=0, majority_of_all=True)
     assert loose.status == "verified" and loose.evidence.considered == 2

@@ -31,11 +31,13 @@ from verifix.pipeline.task import Task, from_source
 # local names or docstrings are one implementation), "majority-of-all" (verified needs a
 # majority of every implementation written, not only of those passing the docstring's
 # examples). "no-count-confirm": the probe's confirmation samples come on top of the k
-# candidates. The defaults before 2026-12-02 are "plans+repair+no-resample+no-count-confirm".
+# candidates; "no-stop-when-verified": all k samples are drawn even once the answer would be
+# labelled verified. The defaults before 2026-12-02 are "plans+repair+no-resample+no-count-confirm".
 BASELINES = ["greedy", "sample-k"]
 SWITCHES = ["pipeline", "no-generated-checks", "plans", "no-plans", "repair", "no-repair",
             "resample", "no-resample", "recombined", "ask-again", "count-confirm",
-            "no-count-confirm", "same-logic", "majority-of-all"]
+            "no-count-confirm", "same-logic", "no-same-logic", "majority-of-all",
+            "no-majority-of-all", "stop-when-verified", "no-stop-when-verified"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -117,10 +119,12 @@ def options_for(mode: str, settings: Settings) -> Options:
             o.recombine_inputs = True
         elif switch == "ask-again":
             o.ask_again = True
-        elif switch == "same-logic":
-            o.same_logic = True
-        elif switch == "majority-of-all":
-            o.majority_of_all = True
+        elif switch in ("same-logic", "no-same-logic"):
+            o.same_logic = switch == "same-logic"
+        elif switch in ("majority-of-all", "no-majority-of-all"):
+            o.majority_of_all = switch == "majority-of-all"
+        elif switch in ("stop-when-verified", "no-stop-when-verified"):
+            o.stop_when_verified = switch == "stop-when-verified"
         elif switch in ("count-confirm", "no-count-confirm"):
             o.count_confirm = switch == "count-confirm"
     return o

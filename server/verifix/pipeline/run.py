@@ -54,6 +54,9 @@ class Options:
     recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
     same_logic: bool = False  # renamed copies count as one implementation (experiment)
     majority_of_all: bool = False  # verified needs a majority of all implementations (experiment)
+    # Draw no further sample once the answer would be labelled verified: more samples could
+    # only cost tokens (the probe's confirmation generalised to every sample).
+    stop_when_verified: bool = True
     seed: int = 0
 
     @classmethod
@@ -169,6 +172,10 @@ class Pipeline:
                 return other.behaviour == probe.behaviour
         return False
 
+    def settled(self) -> bool:
+        return (self.options.stop_when_verified and bool(self.pool)
+                and self.select().status == "verified")
+
     def more_candidates(self) -> None:
         k = self.options.candidates
         plans: list[str] = []
@@ -179,12 +186,16 @@ class Pipeline:
         self.emit("candidates", f"{len(plans)} plans; writing {k} candidates")
         for i, plan in enumerate(plans[:k]):
             self.guard()
+            if self.settled():
+                return
             self.add(self.gen.code(temperature=0.3, seed=self._seed(30 + i), plan=plan))
         plain = k - min(len(plans), k)
         if self.options.count_confirm:
             plain = max(0, plain - self.confirm_samples)
         for i in range(plain):
             self.guard()
+            if self.settled():
+                return
             self.add(self.gen.code(temperature=self.options.temperature,
                                    seed=self._seed(40 + i)))
 
@@ -193,7 +204,7 @@ class Pipeline:
         on HumanEval a fresh sample finds a passing answer where a repair of a failing one
         rarely does."""
         for i in range(self.options.resample):
-            if len({c.key for c in self.pool if c.passes_trusted}) >= 2:
+            if len({c.key for c in self.pool if c.passes_trusted}) >= 2 or self.settled():
                 return
             self.guard()
             self.emit("candidates", f"nothing agrees yet; extra sample {i + 1}")
