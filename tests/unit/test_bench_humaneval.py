@@ -113,6 +113,13 @@ def test_pipeline_switches_compose_and_unknown_modes_fail():
     assert (o.same_logic, o.majority_of_all, o.stop_when_verified) == (True, True, False)
     o = he.options_for("no-same-logic+no-majority-of-all+stop-when-verified", settings)
     assert (o.same_logic, o.majority_of_all, o.stop_when_verified) == (False, False, True)
+    # A preset restores earlier defaults; switches after it still apply.
+    o = he.options_for("defaults-2026-12-02+no-resample", settings)
+    assert (o.same_logic, o.majority_of_all, o.stop_when_verified, o.resample_stop,
+            o.resample) == (False, False, False, 2, 0)
+    o = he.options_for("pipeline", settings)
+    assert (o.same_logic, o.majority_of_all, o.stop_when_verified, o.resample_stop) == (
+        True, True, True, 1)
     he.check_mode("no-plans+no-repair")
     for bad in ("greedy+resample", "pipline", "resample+", ""):
         with pytest.raises(ValueError, match="unknown mode"):

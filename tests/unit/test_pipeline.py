@@ -103,13 +103,18 @@ def test_repair_fixes_and_is_rechecked(sandbox):
     assert result.evidence.repairs == 2
 
 
-def test_extra_samples_when_nothing_passes_stop_once_two_agree(sandbox):
-    # probe + 4 samples fail the example; extra samples run until two distinct ones pass.
+def test_extra_samples_when_nothing_passes_stop_once_one_passes(sandbox):
+    # probe + 4 samples fail the example; extra samples run until one passes: after five
+    # failures it can only be plausible (2 of 7 would not be a majority of all).
     replies = [BROKEN] * 5 + [GOOD, GOOD_2, GOOD_3, GOOD]
     engine = ScriptedEngine(responder(replies))
     result = run(engine, sandbox, plans=False, repair=False, resample=4)
-    assert result.status == "verified" and result.phase == "candidates"
-    assert result.evidence.candidates == 7 and result.evidence.repairs == 0
+    assert result.status == "plausible" and result.phase == "candidates"
+    assert result.evidence.candidates == 6 and result.evidence.repairs == 0
+    # The earlier rule drew on until two distinct ones passed (and agreed: verified).
+    engine = ScriptedEngine(responder(replies))
+    result = run(engine, sandbox, resample=4, resample_stop=2, majority_of_all=False)
+    assert result.status == "verified" and result.evidence.candidates == 7
     # Without extra samples the same model gives nothing that passes.
     engine = ScriptedEngine(responder(replies))
     assert run(engine, sandbox, plans=False, repair=False, resample=0).status == "unverified"
@@ -128,9 +133,8 @@ def test_no_sample_is_drawn_once_the_answer_would_be_verified(sandbox):
     # The probe passes, the confirmation sample fails the example; the next sample agrees with
     # the probe: 2 of 3 implementations agree, so the last two samples are never asked for.
     replies = [GOOD, BROKEN, GOOD_2, GOOD_3, GOOD_3]
-    lean = run(ScriptedEngine(responder(replies)), sandbox, majority_of_all=True)
-    full = run(ScriptedEngine(responder(replies)), sandbox, majority_of_all=True,
-               stop_when_verified=False)
+    lean = run(ScriptedEngine(responder(replies)), sandbox)
+    full = run(ScriptedEngine(responder(replies)), sandbox, stop_when_verified=False)
     assert lean.status == full.status == "verified"
     assert (lean.evidence.candidates, full.evidence.candidates) == (3, 5)
     assert lean.prompt_tokens < full.prompt_tokens
@@ -140,8 +144,8 @@ def test_same_logic_counts_a_renamed_copy_once(sandbox):
     # The confirmation sample is the probe with another name for x: one opinion, not two.
     renamed = "```python\ndef double(n):\n    return n * 2\n```"
     replies = [GOOD, renamed, GOOD_2] + [GOOD_3] * 6
-    loose = run(ScriptedEngine(responder(replies)), sandbox)
-    strict = run(ScriptedEngine(responder(replies)), sandbox, same_logic=True)
+    loose = run(ScriptedEngine(responder(replies)), sandbox, same_logic=False)
+    strict = run(ScriptedEngine(responder(replies)), sandbox)
     assert loose.status == strict.status == "verified"
     assert (loose.evidence.candidates, strict.evidence.candidates) == (2, 3)
 
@@ -151,8 +155,8 @@ def test_majority_of_all_needs_most_implementations_to_agree(sandbox):
     minus = "```python\ndef double(x):\n    return x - 1\n```"
     plus3 = "```python\ndef double(x):\n    return x + 3\n```"
     replies = [BROKEN, minus, plus3, GOOD, GOOD_2]
-    loose = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
-    strict = run(ScriptedEngine(responder(replies)), sandbox, resample=0, majority_of_all=True)
+    loose = run(ScriptedEngine(responder(replies)), sandbox, resample=0, majority_of_all=False)
+    strict = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
     assert loose.status == "verified" and loose.evidence.considered == 2
     assert strict.status == "plausible" and strict.evidence.considered == 5
     assert "only 2 of 5" in strict.message

@@ -25,17 +25,22 @@ from verifix.pipeline.run import Options, generate
 from verifix.pipeline.task import Task, from_source
 
 # A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
-# to the configured pipeline. Experiments, not defaults: "recombined" (inputs recombined from
-# the docstring's examples when the model proposes fewer than two new ones), "ask-again" (first
-# ask the model again, naming the calls it copied), "same-logic" (samples that differ only in
-# local names or docstrings are one implementation), "majority-of-all" (verified needs a
-# majority of every implementation written, not only of those passing the docstring's
-# examples). "no-count-confirm": the probe's confirmation samples come on top of the k
-# candidates; "no-stop-when-verified": all k samples are drawn even once the answer would be
-# labelled verified. The defaults before 2026-12-02 are "plans+repair+no-resample+no-count-confirm".
+# in turn to the configured pipeline. Experiments, not defaults: "recombined" (inputs
+# recombined from the docstring's examples when the model proposes fewer than two new ones),
+# "ask-again" (first ask the model again, naming the calls it copied). "no-count-confirm": the
+# probe's confirmation samples come on top of the k candidates; "no-same-logic" (renamed
+# copies count as independent), "no-majority-of-all" (verified needs a majority of the
+# candidates passing the docstring's examples only), "no-stop-when-verified" (all k samples
+# are drawn even once the answer would be verified). A preset names earlier defaults, so that
+# their result files stay reproducible: "defaults-2026-12-02" (and before it,
+# "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm").
+PRESETS: dict[str, dict[str, Any]] = {
+    "defaults-2026-12-02": {"same_logic": False, "majority_of_all": False,
+                            "stop_when_verified": False, "resample_stop": 2},
+}
 BASELINES = ["greedy", "sample-k"]
-SWITCHES = ["pipeline", "no-generated-checks", "plans", "no-plans", "repair", "no-repair",
-            "resample", "no-resample", "recombined", "ask-again", "count-confirm",
+SWITCHES = ["pipeline", *PRESETS, "no-generated-checks", "plans", "no-plans", "repair",
+            "no-repair", "resample", "no-resample", "recombined", "ask-again", "count-confirm",
             "no-count-confirm", "same-logic", "no-same-logic", "majority-of-all",
             "no-majority-of-all", "stop-when-verified", "no-stop-when-verified"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
@@ -107,7 +112,10 @@ def options_for(mode: str, settings: Settings) -> Options:
     # benchmark reports seconds instead and keeps only a generous guard.
     o.time_budget = max(o.time_budget, 3600.0)
     for switch in mode.split("+"):
-        if switch in ("plans", "no-plans"):
+        if switch in PRESETS:
+            for name, value in PRESETS[switch].items():
+                setattr(o, name, value)
+        elif switch in ("plans", "no-plans"):
             o.plans = switch == "plans"
         elif switch in ("repair", "no-repair"):
             o.repair = switch == "repair"

@@ -52,11 +52,17 @@ class Options:
     early_stop: bool = True
     ask_again: bool = False  # for inputs, naming the calls the model copied (experiment)
     recombine_inputs: bool = False  # an experiment: `verifix bench humaneval --mode recombined`
-    same_logic: bool = False  # renamed copies count as one implementation (experiment)
-    majority_of_all: bool = False  # verified needs a majority of all implementations (experiment)
+    # Independence, so that agreement is evidence: samples that differ only in local names or
+    # docstrings are one implementation, and `verified` needs a majority of every distinct
+    # implementation written (not only of those passing the trusted checks).
+    same_logic: bool = True
+    majority_of_all: bool = True
     # Draw no further sample once the answer would be labelled verified: more samples could
     # only cost tokens (the probe's confirmation generalised to every sample).
     stop_when_verified: bool = True
+    # The extra samples stop once this many distinct candidates pass the trusted checks (with
+    # majority_of_all, a second one after so many failures cannot make the answer verified).
+    resample_stop: int = 1
     seed: int = 0
 
     @classmethod
@@ -200,14 +206,14 @@ class Pipeline:
                                    seed=self._seed(40 + i)))
 
     def resample_loop(self) -> None:
-        """More plain samples while fewer than two distinct candidates pass the trusted checks:
-        on HumanEval a fresh sample finds a passing answer where a repair of a failing one
-        rarely does."""
+        """More plain samples while (by default) none passes the trusted checks: on HumanEval a
+        fresh sample finds a passing answer where a repair of a failing one rarely does."""
         for i in range(self.options.resample):
-            if len({c.key for c in self.pool if c.passes_trusted}) >= 2 or self.settled():
+            passing = {c.key for c in self.pool if c.passes_trusted}
+            if len(passing) >= self.options.resample_stop or self.settled():
                 return
             self.guard()
-            self.emit("candidates", f"nothing agrees yet; extra sample {i + 1}")
+            self.emit("candidates", f"nothing passes yet; extra sample {i + 1}")
             self.add(self.gen.code(temperature=self.options.temperature,
                                    seed=self._seed(60 + i)))
 
