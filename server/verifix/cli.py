@@ -86,14 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
     bh.add_argument("--mode", help="comma-separated: greedy, sample-k, pipeline, or pipeline "
                     "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
-                    "[no-]resample, [no-]count-confirm, experiments recombined, ask-again, "
-                    "same-logic, majority-of-all); default greedy,pipeline")
+                    "[no-]resample, [no-]count-confirm, [no-]same-logic, [no-]majority-of-all, "
+                    "[no-]stop-when-verified, experiments recombined, ask-again; the earlier "
+                    "defaults: defaults-2026-12-02); default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
     bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
     br = bsub.add_parser("relabel", help="a finished HumanEval run's verified answers under "
-                         "the majority-of-all rule (analysis, no model)")
+                         "the majority-of-all rule, for runs made without it (analysis, no "
+                         "model)")
     br.add_argument("--out", default="bench-results/humaneval", help="the run's directory")
     br.add_argument("--mode", default="pipeline", help="the run's mode")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
