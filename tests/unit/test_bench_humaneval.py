@@ -116,10 +116,11 @@ def test_pipeline_switches_compose_and_unknown_modes_fail():
     # A preset restores earlier defaults; switches after it still apply.
     o = he.options_for("defaults-2026-12-02+no-resample", settings)
     assert (o.same_logic, o.majority_of_all, o.stop_when_verified, o.resample_stop,
-            o.resample) == (False, False, False, 2, 0)
+            o.stop_without_inputs, o.resample) == (False, False, False, 2, False, 0)
     o = he.options_for("pipeline", settings)
-    assert (o.same_logic, o.majority_of_all, o.stop_when_verified, o.resample_stop) == (
-        True, True, True, 1)
+    assert (o.same_logic, o.majority_of_all, o.stop_when_verified, o.resample_stop,
+            o.stop_without_inputs) == (True, True, True, 1, True)
+    assert he.options_for("no-stop-without-inputs", settings).stop_without_inputs is False
     he.check_mode("no-plans+no-repair")
     for bad in ("greedy+resample", "pipline", "resample+", ""):
         with pytest.raises(ValueError, match="unknown mode"):

@@ -140,6 +140,21 @@ def test_no_sample_is_drawn_once_the_answer_would_be_verified(sandbox):
     assert lean.prompt_tokens < full.prompt_tokens
 
 
+def test_no_inputs_to_compare_on_stops_at_the_first_passing_candidate(sandbox):
+    # The model proposes no usable inputs: nothing drawn after the probe could change the
+    # answer (the first passing candidate) or its label (plausible), so nothing is drawn.
+    replies = [SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]
+    lean = run(ScriptedEngine(responder(replies, inputs="no idea")), sandbox)
+    full = run(ScriptedEngine(responder(replies, inputs="no idea")), sandbox,
+               stop_without_inputs=False)
+    assert lean.status == full.status == "plausible" and lean.code == full.code
+    assert (lean.evidence.inputs, lean.evidence.candidates, full.evidence.candidates) == (0, 1, 5)
+    # A failing probe: samples until one passes, then none.
+    lean = run(ScriptedEngine(responder([BROKEN, BROKEN, GOOD, GOOD_2], inputs="no idea")),
+               sandbox)
+    assert lean.status == "plausible" and lean.evidence.candidates == 3
+
+
 def test_same_logic_counts_a_renamed_copy_once(sandbox):
     # The confirmation sample is the probe with another name for x: one opinion, not two.
     renamed = "```python\ndef double(n):\n    return n * 2\n```"

@@ -31,18 +31,21 @@ from verifix.pipeline.task import Task, from_source
 # probe's confirmation samples come on top of the k candidates; "no-same-logic" (renamed
 # copies count as independent), "no-majority-of-all" (verified needs a majority of the
 # candidates passing the docstring's examples only), "no-stop-when-verified" (all k samples
-# are drawn even once the answer would be verified). A preset names earlier defaults, so that
-# their result files stay reproducible: "defaults-2026-12-02" (and before it,
-# "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm").
+# are drawn even once the answer would be verified), "no-stop-without-inputs" (all k samples
+# are drawn even when there are no inputs to compare them on). A preset names earlier
+# defaults, so that their result files stay reproducible: "defaults-2026-12-02" (and before
+# it, "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm").
 PRESETS: dict[str, dict[str, Any]] = {
     "defaults-2026-12-02": {"same_logic": False, "majority_of_all": False,
-                            "stop_when_verified": False, "resample_stop": 2},
+                            "stop_when_verified": False, "resample_stop": 2,
+                            "stop_without_inputs": False},
 }
 BASELINES = ["greedy", "sample-k"]
 SWITCHES = ["pipeline", *PRESETS, "no-generated-checks", "plans", "no-plans", "repair",
             "no-repair", "resample", "no-resample", "recombined", "ask-again", "count-confirm",
             "no-count-confirm", "same-logic", "no-same-logic", "majority-of-all",
-            "no-majority-of-all", "stop-when-verified", "no-stop-when-verified"]
+            "no-majority-of-all", "stop-when-verified", "no-stop-when-verified",
+            "no-stop-without-inputs"]
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -133,6 +136,8 @@ def options_for(mode: str, settings: Settings) -> Options:
             o.majority_of_all = switch == "majority-of-all"
         elif switch in ("stop-when-verified", "no-stop-when-verified"):
             o.stop_when_verified = switch == "stop-when-verified"
+        elif switch == "no-stop-without-inputs":
+            o.stop_without_inputs = False
         elif switch in ("count-confirm", "no-count-confirm"):
             o.count_confirm = switch == "count-confirm"
     return o

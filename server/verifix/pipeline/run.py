@@ -60,6 +60,9 @@ class Options:
     # Draw no further sample once the answer would be labelled verified: more samples could
     # only cost tokens (the probe's confirmation generalised to every sample).
     stop_when_verified: bool = True
+    # With no inputs to compare on, the first candidate that passes the trusted checks is the
+    # answer and `plausible` its label, whatever comes after: draw nothing more.
+    stop_without_inputs: bool = True
     # The extra samples stop once this many distinct candidates pass the trusted checks (with
     # majority_of_all, a second one after so many failures cannot make the answer verified).
     resample_stop: int = 1
@@ -179,8 +182,14 @@ class Pipeline:
         return False
 
     def settled(self) -> bool:
-        return (self.options.stop_when_verified and bool(self.pool)
-                and self.select().status == "verified")
+        """More samples could not change the answer or its label: it would be verified, or
+        there are no inputs to compare candidates on and one already passes the checks."""
+        if not self.pool:
+            return False
+        if (self.options.stop_without_inputs and not self.inputs and self.task.trusted_total
+                and any(c.passes_trusted for c in self.pool)):
+            return True
+        return self.options.stop_when_verified and self.select().status == "verified"
 
     def more_candidates(self) -> None:
         k = self.options.candidates
