@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
                     "[no-]resample, [no-]count-confirm, [no-]same-logic, [no-]majority-of-all, "
                     "[no-]stop-when-verified, no-stop-without-inputs, experiments recombined, "
-                    "ask-again; the earlier "
-                    "defaults: defaults-2026-12-02); default greedy,pipeline")
+                    "ask-again; the earlier defaults: defaults-2026-12-02); "
+                    "default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")

@@ -24,6 +24,11 @@ from verifix.pipeline.result import Result
 from verifix.pipeline.run import Options, generate
 from verifix.pipeline.task import Task, from_source
 
+
+def _both_ways(switch: str, field: str) -> dict[str, dict[str, Any]]:
+    return {switch: {field: True}, f"no-{switch}": {field: False}}
+
+
 # A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
 # in turn to the configured pipeline. Experiments, not defaults: "recombined" (inputs
 # recombined from the docstring's examples when the model proposes fewer than two new ones),
@@ -34,18 +39,28 @@ from verifix.pipeline.task import Task, from_source
 # are drawn even once the answer would be verified), "no-stop-without-inputs" (all k samples
 # are drawn even when there are no inputs to compare them on). A preset names earlier
 # defaults, so that their result files stay reproducible: "defaults-2026-12-02" (and before
-# it, "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm").
-PRESETS: dict[str, dict[str, Any]] = {
+# it, "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm"). Each switch sets these
+# Options fields, in this (the report's) order.
+SWITCH_OPTIONS: dict[str, dict[str, Any]] = {
+    "pipeline": {},
     "defaults-2026-12-02": {"same_logic": False, "majority_of_all": False,
                             "stop_when_verified": False, "resample_stop": 2,
                             "stop_without_inputs": False},
+    "no-generated-checks": {"generated_checks": False},
+    **_both_ways("plans", "plans"),
+    **_both_ways("repair", "repair"),
+    "resample": {"resample": Options().resample},
+    "no-resample": {"resample": 0},
+    "recombined": {"recombine_inputs": True},
+    "ask-again": {"ask_again": True},
+    **_both_ways("count-confirm", "count_confirm"),
+    **_both_ways("same-logic", "same_logic"),
+    **_both_ways("majority-of-all", "majority_of_all"),
+    **_both_ways("stop-when-verified", "stop_when_verified"),
+    "no-stop-without-inputs": {"stop_without_inputs": False},
 }
 BASELINES = ["greedy", "sample-k"]
-SWITCHES = ["pipeline", *PRESETS, "no-generated-checks", "plans", "no-plans", "repair",
-            "no-repair", "resample", "no-resample", "recombined", "ask-again", "count-confirm",
-            "no-count-confirm", "same-logic", "no-same-logic", "majority-of-all",
-            "no-majority-of-all", "stop-when-verified", "no-stop-when-verified",
-            "no-stop-without-inputs"]
+SWITCHES = list(SWITCH_OPTIONS)
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -114,32 +129,9 @@ def options_for(mode: str, settings: Settings) -> Options:
     # A wall-clock budget would make the answers depend on how busy the machine is; the
     # benchmark reports seconds instead and keeps only a generous guard.
     o.time_budget = max(o.time_budget, 3600.0)
-    for switch in mode.split("+"):
-        if switch in PRESETS:
-            for name, value in PRESETS[switch].items():
-                setattr(o, name, value)
-        elif switch in ("plans", "no-plans"):
-            o.plans = switch == "plans"
-        elif switch in ("repair", "no-repair"):
-            o.repair = switch == "repair"
-        elif switch in ("resample", "no-resample"):
-            o.resample = Options().resample if switch == "resample" else 0
-        elif switch == "no-generated-checks":
-            o.generated_checks = False
-        elif switch == "recombined":
-            o.recombine_inputs = True
-        elif switch == "ask-again":
-            o.ask_again = True
-        elif switch in ("same-logic", "no-same-logic"):
-            o.same_logic = switch == "same-logic"
-        elif switch in ("majority-of-all", "no-majority-of-all"):
-            o.majority_of_all = switch == "majority-of-all"
-        elif switch in ("stop-when-verified", "no-stop-when-verified"):
-            o.stop_when_verified = switch == "stop-when-verified"
-        elif switch == "no-stop-without-inputs":
-            o.stop_without_inputs = False
-        elif switch in ("count-confirm", "no-count-confirm"):
-            o.count_confirm = switch == "count-confirm"
+    for switch in [] if mode in BASELINES else mode.split("+"):
+        for field, value in SWITCH_OPTIONS[switch].items():
+            setattr(o, field, value)
     return o
 
 
