@@ -97,3 +97,26 @@ def test_stop_strings_and_length(real_engine):
     assert c.stopped_by == "stop" and "def " not in c.text
     c = real_engine.generate(ASK, max_tokens=3)
     assert c.stopped_by == "length" and c.completion_tokens == 3
+
+
+def test_forget_makes_an_answer_independent_of_earlier_calls(real_engine):
+    # HumanEval/4's greedy probe, alone and after another task's call: without forget() the
+    # second one reuses a KV prefix computed in other batches, and on this machine a float
+    # difference flips a greedy token in the middle of the function.
+    from verifix.bench.humaneval import load_problems, task_for
+    from verifix.pipeline.candidates import Generator
+
+    problems = load_problems()
+
+    def probe() -> str:
+        gen = Generator(real_engine, task_for(problems["HumanEval/4"]), max_tokens=768, seed=0,
+                        cancel=None)
+        cand = gen.code(temperature=0.0, seed=0, origin="greedy")
+        return cand.function_code if cand else ""
+
+    real_engine.forget()
+    alone = probe()
+    Generator(real_engine, task_for(problems["HumanEval/3"]), max_tokens=100, seed=0,
+              cancel=None).inputs(8, seed=7)
+    real_engine.forget()
+    assert probe() == alone and "def mean_absolute_deviation" in alone

@@ -140,6 +140,7 @@ def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: O
     """greedy: one greedy sample. sample-k: greedy, then up to k samples; the first one that
     passes the docstring examples is the answer (else the greedy one)."""
     start = time.perf_counter()
+    engine.forget()  # as the pipeline does: each task's answer independent of the task order
     gen = Generator(engine, task, max_tokens=options.max_tokens, seed=options.seed, cancel=None)
     verifier = Verifier(task, sandbox, None)
     first = gen.code(temperature=0.0, seed=options.seed * 1000, origin="greedy")

@@ -88,6 +88,11 @@ class Engine(Protocol):
         """The raw prompt text the engine would send for `messages` (for continuations)."""
         ...
 
+    def forget(self) -> None:
+        """Drop prompt state kept from earlier calls, so that the next job's answers do not
+        depend on what ran before it (a rerun, a --resume or another task order reproduce it)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -161,6 +161,9 @@ class OpenAIEngine:
             + "<|im_start|>assistant\n"
         )
 
+    def forget(self) -> None:
+        pass  # the server's own prompt cache is out of reach; its answers may vary run to run
+
     def close(self) -> None:
         self._closed = True
 

@@ -111,6 +111,9 @@ class ScriptedEngine:
             self.stats.add(completion)
             return completion
 
+    def forget(self) -> None:
+        pass  # no state carries over between calls
+
     def close(self) -> None:
         pass
 

@@ -83,6 +83,7 @@ def repair_test(task: Task, engine: Engine, sandbox: Any, options: Options,
                 events: EventSink = ignore, cancel: CancelToken | None = None) -> Result:
     cancel = cancel or CancelToken()
     start = time.perf_counter()
+    engine.forget()  # the same test gives the same repair whatever ran before it
     gen = Generator(engine, task, max_tokens=options.max_tokens, seed=options.seed, cancel=cancel)
     verifier = Verifier(task, sandbox, cancel)
     pool: list[Candidate] = []

@@ -333,4 +333,5 @@ class Pipeline:
 
 def generate(task: Task, engine: Engine, sandbox: Any, options: Options,
              events: EventSink = ignore, cancel: CancelToken | None = None) -> Result:
+    engine.forget()  # the same task gives the same answer whatever ran before it
     return Pipeline(task, engine, sandbox, options, events, cancel).run()
