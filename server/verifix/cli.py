@@ -134,7 +134,7 @@ def load_settings(args: argparse.Namespace) -> config.Settings:
 def cmd_model(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     if args.model_command == "list":
-        rows = []
+        rows: list[dict[str, Any]] = []
         for spec in models.REGISTRY.values():
             try:
                 models.locate_parts(spec)
@@ -173,13 +173,13 @@ def cmd_model(args: argparse.Namespace) -> int:
         print(resolved.path)
         return 0
     # fetch
-    spec = models.lookup(settings.model)
-    if spec is None:
+    wanted = models.lookup(settings.model)
+    if wanted is None:
         resolved = models.resolve(settings.model)
         print(f"{resolved.path}: a valid GGUF file ({resolved.info.name}), nothing to fetch")
         return 0
-    was_ready = models.is_ready(spec)
-    path = models.fetch(spec, progress=None if was_ready else _progress_printer(spec.name))
+    was_ready = models.is_ready(wanted)
+    path = models.fetch(wanted, progress=None if was_ready else _progress_printer(wanted.name))
     if not was_ready:
         print(file=sys.stderr)
     print(path)

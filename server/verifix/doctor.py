@@ -7,7 +7,7 @@ from typing import Any
 
 from verifix import models, prompt
 from verifix.config import Settings
-from verifix.engine.base import EngineError
+from verifix.engine.base import EngineError, Message
 
 
 def _check(name: str, ok: bool, detail: str, remedy: str = "", **extra: Any) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
         else:
             load_s = time.perf_counter() - start
             checks.append(_check("load", True, f"{load_s:.2f} s", seconds=round(load_s, 3)))
-            build = getattr(engine, "build_info", lambda: {})()
+            build: dict[str, Any] = getattr(engine, "build_info", lambda: {})()
             if build:
                 gpu = "compiled in" if build["gpu_offload"] else "not compiled in (CPU only)"
                 remedy = (
@@ -88,7 +88,7 @@ def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
                 )
         if engine is not None and generate:
             try:
-                probe = [{"role": "user", "content": prompt.render("doctor_probe")}]
+                probe = [Message(role="user", content=prompt.render("doctor_probe"))]
                 c = engine.generate(probe, max_tokens=48)
                 rate = c.completion_tokens / max(c.seconds, 1e-9)
                 checks.append(

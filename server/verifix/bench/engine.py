@@ -13,17 +13,18 @@ from typing import Any
 
 from verifix import models
 from verifix.config import Settings
+from verifix.engine.base import Message
 from verifix.engine.llama import LlamaCppEngine
 
 ASK = "Write a Python module with five small utility functions for strings, with docstrings."
 
 
-def _shared_prefix_messages(suffixes: list[str]) -> list[list[dict[str, str]]]:
+def _shared_prefix_messages(suffixes: list[str]) -> list[list[Message]]:
     spec_lines = [
         f"    - rule {i}: an item {i} is kept when its score is above {i % 7}" for i in range(28)
     ]
     spec = 'def select(items):\n    """Select items.\n\n' + "\n".join(spec_lines) + '\n    """\n'
-    return [[{"role": "user", "content": f"{spec}\nImplement it. {s}"}] for s in suffixes]
+    return [[Message(role="user", content=f"{spec}\nImplement it. {s}")] for s in suffixes]
 
 
 def run_engine_bench(settings: Settings, tokens: int = 128, repeats: int = 3) -> dict[str, Any]:
@@ -53,6 +54,7 @@ def run_engine_bench(settings: Settings, tokens: int = 128, repeats: int = 3) ->
     for _ in range(repeats):
         start = time.perf_counter()
         out = raw.create_completion(prompt, max_tokens=tokens, temperature=0.0, top_k=1)
+        assert isinstance(out, dict)  # not streamed
         theirs.append(out["usage"]["completion_tokens"] / (time.perf_counter() - start))
         start = time.perf_counter()
         c = engine.generate(prompt, max_tokens=tokens, temperature=0.0)

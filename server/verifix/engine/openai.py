@@ -233,11 +233,8 @@ class OpenAIEngine:
             "temperature": temperature,
             "top_p": top_p,
         }
-        if chat:
-            body["messages"] = [
-                {"role": m["role"], "content": m["content"]}
-                for m in prompt  # type: ignore[union-attr]
-            ]
+        if not isinstance(prompt, str):
+            body["messages"] = [{"role": m["role"], "content": m["content"]} for m in prompt]
         else:
             body["prompt"] = prompt
         if seed is not None:

@@ -31,7 +31,6 @@ def generate_with_thinking_budget(
     on_token: TokenCallback | None = None,
 ) -> Completion:
     prefix = engine.format_chat(messages)
-    common = {"temperature": temperature, "top_p": top_p, "seed": seed, "cancel": cancel}
     parts: list[Completion] = []
 
     def run(prompt: str, budget: int, stops: Sequence[str] | None, emit: bool) -> Completion:
@@ -40,7 +39,10 @@ def generate_with_thinking_budget(
             max_tokens=max(budget, 1),
             stop=stops,
             on_token=on_token if emit else None,
-            **common,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            cancel=cancel,
         )
         parts.append(c)
         return c

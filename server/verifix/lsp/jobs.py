@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from verifix import models
 from verifix.cancel import CancelToken
@@ -18,6 +18,8 @@ from verifix.config import Settings
 from verifix.engine.base import Engine, EngineError
 from verifix.lsp.protocol import TEST_ENGINE_ENV, JobInfo, JobState
 from verifix.pipeline.result import Result
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +128,20 @@ class JobQueue:
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, job: Job, work: Callable[[Job], Result]) -> Future:
+    def submit(self, job: Job, work: Callable[[Job], T]) -> Future[T]:
         with self._lock:
             self.jobs[job.id] = job
 
-        def run() -> Result:
+        def run() -> T:
             if job.cancel.cancelled:
                 raise Cancelled
             job.state = "running"
             return work(job)
 
-        job.future = self._pool.submit(run)
-        job.future.add_done_callback(lambda _f: self._forget(job))
-        return job.future
+        future = self._pool.submit(run)
+        job.future = future
+        future.add_done_callback(lambda _f: self._forget(job))
+        return future
 
     def _forget(self, job: Job) -> None:
         with self._lock:

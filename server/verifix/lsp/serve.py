@@ -14,7 +14,7 @@ def parse_tcp(value: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"--tcp expects HOST:PORT (e.g. 127.0.0.1:2087), got {value!r}")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         raise ValueError(f"--tcp: cannot resolve {host!r}") from None
     if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback

@@ -200,7 +200,7 @@ class VerifixServer(LanguageServer):
             with self.engine_lock:
                 self.model.load(settings, progress)
                 self.model.settings_key = _engine_key(settings)
-            self.post(lambda: done.done() or done.set_result(None))
+            self.post(lambda: None if done.done() else done.set_result(None))
 
         # A plain daemon thread: loading cannot be interrupted and must not block exit.
         threading.Thread(target=run, name="verifix-model", daemon=True).start()
@@ -316,11 +316,11 @@ class VerifixServer(LanguageServer):
         if job.progress_token is not None and job.progress_token in self.work_done_progress.tokens:
             # window/workDoneProgress/cancel cancels this future (pygls); stop the job with it.
             self.work_done_progress.tokens[job.progress_token].add_done_callback(
-                lambda f: f.cancelled() and self.post(self.cancel_job, job))
+                lambda f: self.post(self.cancel_job, job) if f.cancelled() else None)
         waiting = len([j for j in self.queue.active() if j.state == "queued"])
         self.job_update(job, message=f"queued ({ahead} ahead)" if ahead else "queued",
                         position=waiting + 1)
-        future = self.queue.submit(job, lambda j: self._work(j, source, path))  # type: ignore[arg-type]
+        future = self.queue.submit(job, lambda j: self._work(j, source, path))
         task: Task | None = None
         try:
             result, task = await asyncio.wrap_future(future)
@@ -546,11 +546,11 @@ def build(shared: Shared | None = None) -> VerifixServer:
             for job in mine:
                 ls.cancel_job(job)
             return [j.id for j in mine]
-        job = next((j for j in mine if j.id == args.jobId), None)
-        if job is None:
+        target = next((j for j in mine if j.id == args.jobId), None)
+        if target is None:
             return []
-        ls.cancel_job(job)
-        return [job.id]
+        ls.cancel_job(target)
+        return [target.id]
 
     @server.command(P.STATUS)
     def status(ls: VerifixServer) -> P.ServerStatus:

@@ -7,6 +7,8 @@ nothing that passed before fails (all of them run against the candidate, in the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +119,17 @@ def repair_test(task: Task, engine: Engine, sandbox: Any, options: Options,
                         raise TimeoutError
                     k = r * 10 + i * 3 + j
                     temperature = 0.0 if k == 0 else options.temperature
-                    attempts = [lambda k=k, p=parent, t=temperature: gen.repair(
-                        "repair_test", repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)],
-                        seed=options.seed * 1000 + k, parent=p, temperature=t, **values(p))]
+                    attempts: list[Callable[[], Candidate | None]] = [partial(
+                        gen.repair, "repair_test",
+                        repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)],
+                        seed=options.seed * 1000 + k, parent=parent, temperature=temperature,
+                        **values(parent))]
                     if r == 0:
                         # Small models tend to copy a bug they can see: also write the function
                         # afresh from its signature, docstring and the failing test.
-                        attempts.append(lambda k=k, t=temperature: gen.rewrite(
-                            "rewrite_test", seed=options.seed * 1000 + 500 + k, temperature=t,
+                        attempts.append(partial(
+                            gen.rewrite, "rewrite_test", seed=options.seed * 1000 + 500 + k,
+                            temperature=temperature,
                             test_code="\n\n".join(
                                 x for x in (task.test_code.strip(), task.guard_code) if x),
                             module_path=task.module_relpath or ""))
