@@ -6,6 +6,10 @@ import threading
 from collections.abc import Callable
 
 
+class Cancelled(Exception):
+    """The job's cancel token was set; whatever stage noticed it stops at once."""
+
+
 class CancelToken:
     """Set from any thread; engines check it between tokens, sandboxes kill their run."""
 

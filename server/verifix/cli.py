@@ -7,10 +7,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from verifix import __version__, config, models
 from verifix.engine.base import EngineError
+
+if TYPE_CHECKING:
+    from verifix.pipeline.events import Event
+    from verifix.pipeline.result import Result
 
 
 class CliError(Exception):
@@ -218,7 +223,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # -- bench ---------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite == "engine":
-        from verifix.bench.engine import run_engine_bench
+        from verifix.bench.engine_speed import run_engine_bench
 
         settings = load_settings(args)
         result = run_engine_bench(settings, tokens=args.tokens, repeats=args.repeats)
@@ -241,12 +246,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         return 0
     if args.suite == "sandbox":
-        from verifix.bench import sandbox as sandbox_bench
+        from verifix.bench import sandbox_speed as sandbox_bench
 
         return sandbox_bench.main(args.rest)
     if args.suite == "lsp":
-        # A language-server client, so it lives in lsp/ (the layer that talks LSP).
-        from verifix.lsp import latency as lsp_bench
+        from verifix.bench import lsp_latency as lsp_bench
 
         return lsp_bench.main([f"--requests={args.requests}", f"--functions={args.functions}",
                                *(["--real"] if args.real else []),
@@ -256,10 +260,87 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # -- generate / repair ----------------------------------------------------------------------
 def cmd_job(args: argparse.Namespace) -> int:
-    from verifix.jobs import run_cli_job
-
     return run_cli_job(args.command, args.target, load_settings(args), as_json=args.json,
                        apply=args.apply, force=args.force, quiet=args.quiet)
+
+
+def _printer(quiet: bool) -> Callable[[Event], None]:
+    if quiet:
+        return lambda _event: None
+
+    def show(event: Event) -> None:
+        print(f"[{event.percent:3d}%] {event.phase:<10} {event.message}", file=sys.stderr)
+
+    return show
+
+
+def run_cli_job(kind: str, target: str, settings: Settings, *, as_json: bool, apply: bool,
+                force: bool, quiet: bool) -> int:
+    from verifix.pipeline.jobs import error_result, execute, prepare
+    from verifix.pipeline.targets import ApplyError, apply_result
+    from verifix.pipeline.task import TaskError
+    from verifix.runtime import open_engine, open_sandbox
+    from verifix.sandbox import SandboxError, SandboxUnavailable
+
+    try:
+        with open_sandbox(settings) as sandbox:
+            # The target is read (and a failing test confirmed) before the model loads, so bad
+            # input fails fast.
+            try:
+                task, src = prepare(kind, target, sandbox)
+            except TaskError as exc:
+                return _report(error_result(target, str(exc)), as_json)
+            try:
+                engine = open_engine(settings)
+            except (models.ModelError, EngineError) as exc:
+                return _report(error_result(target, str(exc)), as_json)
+            try:
+                result = execute(kind, task, settings, engine, sandbox,
+                                 _printer(quiet or as_json))
+            finally:
+                engine.close()
+    except (SandboxUnavailable, SandboxError) as exc:  # e.g. no isolation: one line too
+        return _report(error_result(target, str(exc)), as_json)
+    applied = ""
+    if apply and task is not None and src is not None and result.code:
+        if result.status == "verified" or force:
+            try:
+                apply_result(result, task, src)
+                applied = f"applied to {src.path}"
+            except (ApplyError, TaskError, OSError) as exc:
+                # The job worked but the edit was refused (e.g. the file changed meanwhile):
+                # the user's file is untouched, and a script must notice.
+                _report(result, as_json, f"not applied: {exc}")
+                print(f"verifix: not applied: {exc}", file=sys.stderr)
+                return 2
+        else:
+            applied = f"not applied: the result is {result.status} (use --force to apply anyway)"
+    return _report(result, as_json, applied)
+
+
+def _report(result: Result, as_json: bool, applied: str = "") -> int:
+    if as_json:
+        data = result.to_json()
+        if applied:
+            data["applied"] = applied
+        print(json.dumps(data, indent=2))
+    else:
+        e = result.evidence
+        print(f"{result.status.upper()}: {result.function or ''} — {result.message}")
+        if result.code:
+            print()
+            print(result.code.rstrip())
+            print()
+            print(f"evidence: trusted checks {e.trusted_passed}/{e.trusted_total}, "
+                  f"agreement {e.agreeing}/{e.considered} on {e.inputs} generated inputs, "
+                  f"{e.candidates} candidates, {e.repairs} repairs; "
+                  f"{result.prompt_tokens}+{result.completion_tokens} tokens, "
+                  f"{result.seconds:.1f} s")
+        if applied:
+            print(applied)
+    if result.status == "error":
+        print(f"verifix: {result.message}", file=sys.stderr)
+    return result.exit_code
 
 
 # -- serve ---------------------------------------------------------------------------------

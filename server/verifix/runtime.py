@@ -1,10 +1,11 @@
-"""Build the engine a Settings asks for (the one place that knows every backend)."""
+"""Build the engine and the sandbox a Settings asks for (the one place that knows every backend)."""
 
 from __future__ import annotations
 
 from verifix import models
 from verifix.config import Settings
 from verifix.engine.base import Engine, EngineError
+from verifix.sandbox import Sandbox
 
 
 def open_engine(settings: Settings, progress: models.Progress | None = None) -> Engine:
@@ -27,3 +28,9 @@ def open_engine(settings: Settings, progress: models.Progress | None = None) -> 
         seed=settings.seed,
         name=resolved.name,
     )
+
+
+def open_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox with the configured limits; SandboxUnavailable says why it cannot start."""
+    return Sandbox(timeout_s=settings.sandbox.timeout, memory_mb=settings.sandbox.memoryMb,
+                   allow_weak=settings.sandbox.allowWeak)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from verifix.config import Settings
-from verifix.jobs import run_job
+from verifix.pipeline.jobs import run_job
 from verifix.pipeline.task import compose
 
 pytestmark = pytest.mark.slow

@@ -33,7 +33,7 @@ def test_only_lsp_imports_pygls_and_lsprotocol():
 
 
 def test_lower_layers_do_not_import_upper_ones():
-    upper = ("verifix.pipeline", "verifix.lsp", "verifix.bench", "verifix.jobs", "verifix.cli")
+    upper = ("verifix.pipeline", "verifix.lsp", "verifix.bench", "verifix.cli", "verifix.runtime")
     bad = [(parts, sorted(i for i in names if i.startswith(upper)))
            for parts, names in modules() if parts[0] in ("engine", "sandbox", "code")]
     assert [b for b in bad if b[1]] == []

@@ -265,7 +265,7 @@ def dates(out: Path, today: str) -> str:
 
 def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
     from verifix.bench.report import write_reports
-    from verifix.jobs import open_sandbox
+    from verifix.runtime import open_sandbox
     from verifix.runtime import open_engine
 
     problems = load_problems()

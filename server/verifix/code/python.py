@@ -1053,8 +1053,16 @@ SKIP_DIRS = frozenset({
 })
 
 
-def _is_test_file(name: str) -> bool:
+def is_test_file(path: str | Path) -> bool:
+    """pytest's default test file names: test_*.py and *_test.py."""
+    name = Path(path).name
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def node_id(project_root: Path, path: Path, qualname: str) -> str:
+    """The pytest node id of the test `qualname` (a function or Class.method) in `path`."""
+    rel = path.resolve().relative_to(project_root.resolve()).as_posix()
+    return f"{rel}::" + qualname.replace(".", "::")
 
 
 def _test_files(root: Path) -> list[Path]:
@@ -1063,7 +1071,7 @@ def _test_files(root: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
                              and not d.endswith(".egg-info"))
         for name in sorted(filenames):
-            if _is_test_file(name):
+            if is_test_file(name):
                 found.append(Path(dirpath) / name)
     return found
 

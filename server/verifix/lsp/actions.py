@@ -8,7 +8,7 @@ import attrs
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.lsp import edits, positions
 from verifix.lsp import protocol as P
 

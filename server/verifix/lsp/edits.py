@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.lsp import positions
 from verifix.lsp.protocol import ANNOTATION_ID
 from verifix.pipeline.result import Result

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from verifix import models
-from verifix.cancel import CancelToken
+from verifix.cancel import Cancelled, CancelToken
 from verifix.config import Settings
 from verifix.engine.base import Engine, EngineError
 from verifix.lsp.protocol import TEST_ENGINE_ENV, JobInfo, JobState
@@ -22,10 +22,6 @@ from verifix.pipeline.result import Result
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-
-class Cancelled(Exception):
-    pass
 
 
 class ModelHolder:

@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from verifix.cancel import CancelToken
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.lsp import positions
 from verifix.lsp import protocol as P
 

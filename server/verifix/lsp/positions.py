@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition
 
-from verifix.code import python as pycode
+from verifix import code as pycode
 
 
 def _line_text(source: str, line: int) -> str:

@@ -24,9 +24,10 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import from_fs_path, to_fs_path
 
 from verifix import __version__, config
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.engine.base import EngineError
-from verifix.jobs import execute, open_sandbox, prepare
+from verifix.pipeline.jobs import execute, prepare
+from verifix.runtime import open_sandbox
 from verifix.lsp import edits
 from verifix.lsp import protocol as P
 from verifix.lsp.jobs import Cancelled, Job, JobQueue, ModelHolder

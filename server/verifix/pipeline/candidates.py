@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from verifix import prompt
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.code.same_logic import logic_key
 from verifix.engine.base import CancelToken, Completion, Engine, Message
 from verifix.pipeline.task import Task

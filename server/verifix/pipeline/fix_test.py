@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.engine.base import CancelToken, Engine, EngineError
 from verifix.pipeline import repair as repair_mod
 from verifix.pipeline.candidates import Candidate, Generator

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifix.code import python as pycode
+from verifix import code as pycode
 from verifix.pipeline.result import Result
 from verifix.pipeline.task import Task, TaskError, compose, from_source
 

@@ -11,7 +11,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verifix.code import python as pycode
+from verifix import code as pycode
+from verifix.cancel import Cancelled  # noqa: F401  (re-exported)
 
 
 class TaskError(ValueError):
@@ -104,10 +105,6 @@ def from_source(
         module_relpath=module_relpath,
         file=file,
     )
-
-
-class Cancelled(Exception):
-    """The job's cancel token was set; whatever stage noticed it stops at once."""
 
 
 def compose(source: str, fn: pycode.FunctionInfo, function_code: str,

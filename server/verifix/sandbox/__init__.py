@@ -4,6 +4,7 @@
         report = sb.run_checks(code, ["assert f(1) == 2"])  # report.results[i].status
 """
 
+from verifix.sandbox.base import Runner
 from verifix.sandbox.boundary import FORCE_WEAK_ENV, Isolation, detect_isolation
 from verifix.sandbox.errors import SandboxError, SandboxUnavailable
 from verifix.sandbox.limits import Limits
@@ -26,6 +27,7 @@ __all__ = [
     "Isolation",
     "IsolationLevel",
     "Limits",
+    "Runner",
     "Sandbox",
     "SandboxError",
     "SandboxUnavailable",

@@ -6,7 +6,7 @@
 2. Milliseconds of run_project_tests on a generated 20-test project against plain
    `python -m pytest` on the same project, alternating in the same run.
 
-Also runnable as `python -m verifix.bench.sandbox`.
+Also runnable as `python -m verifix.bench.sandbox_speed`.
 """
 
 from __future__ import annotations
