@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verifix import __version__, config, models
@@ -91,19 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
     bh.add_argument("--mode", help="comma-separated: greedy, sample-k, pipeline, or pipeline "
                     "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
-                    "[no-]resample, [no-]count-confirm, [no-]same-logic, [no-]majority-of-all, "
-                    "[no-]stop-when-verified, no-stop-without-inputs, experiments recombined, "
-                    "ask-again; the earlier defaults: defaults-2026-12-02); "
-                    "default greedy,pipeline")
+                    "[no-]resample); default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
     bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
-    br = bsub.add_parser("relabel", help="a finished HumanEval run's verified answers under "
-                         "the majority-of-all rule, for runs made without it (analysis, no "
-                         "model)")
-    br.add_argument("--out", default="bench-results/humaneval", help="the run's directory")
-    br.add_argument("--mode", default="pipeline", help="the run's mode")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
     bs.add_argument("rest", nargs=argparse.REMAINDER)
     bl = bsub.add_parser("lsp", help="language server: codeAction/hover latency during a job")
@@ -236,15 +228,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return humaneval.main(None, load_settings(args), args)
         except ValueError as exc:
             raise CliError(str(exc)) from None
-    if args.suite == "relabel":
-        from verifix.bench import humaneval, relabel
-
-        entry_points = {t: p["entry_point"] for t, p in humaneval.load_problems().items()}
-        try:
-            print(relabel.main(Path(args.out), args.mode, entry_points))
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        return 0
     if args.suite == "sandbox":
         from verifix.bench import sandbox_speed as sandbox_bench
 
@@ -274,7 +257,7 @@ def _printer(quiet: bool) -> Callable[[Event], None]:
     return show
 
 
-def run_cli_job(kind: str, target: str, settings: Settings, *, as_json: bool, apply: bool,
+def run_cli_job(kind: str, target: str, settings: config.Settings, *, as_json: bool, apply: bool,
                 force: bool, quiet: bool) -> int:
     from verifix.pipeline.jobs import error_result, execute, prepare
     from verifix.pipeline.targets import ApplyError, apply_result

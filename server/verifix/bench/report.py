@@ -8,7 +8,18 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from verifix.bench.humaneval import MODES, read_records
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by an interruption: that task runs again
+    return out
 
 
 def bootstrap_ci(values: list[bool], n: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -122,10 +133,11 @@ def plots(summaries: dict[str, dict[str, Any]], out: Path, title: str) -> list[P
     return [p1, p2]
 
 
-def write_reports(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def write_reports(out: Path, meta: dict[str, Any], modes: list[str]) -> dict[str, Any]:
+    """Summaries of every mode's records in `out`: `modes` in order, combined modes after."""
     summaries = {}
     combined = sorted(p.stem for p in out.glob("*+*.jsonl"))
-    for mode in MODES + combined:
+    for mode in modes + combined:
         records = read_records(out / f"{mode}.jsonl")
         if records:
             summaries[mode] = summarize(records)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import partial
 
-from verifix import prompt
 from verifix import code as pycode
+from verifix import prompt
 from verifix.code.same_logic import logic_key
 from verifix.engine.base import CancelToken, Completion, Engine, Message
+from verifix.engine.thinking import generate_with_thinking_budget
 from verifix.pipeline.task import Task
 
 # Stop at the closing fence: the prose models add after their code costs tokens and time.
@@ -46,7 +48,6 @@ class Candidate:
     trusted_total: int = 0
     failures: list[str] = field(default_factory=list)
     behaviour: tuple[str, ...] | None = None
-    same_logic: bool = False  # key ignores local names and docstrings (an experiment)
 
     @property
     def passes_trusted(self) -> bool:
@@ -54,25 +55,22 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        """Identical implementations (modulo formatting and comments) share a key."""
-        if self.same_logic:
-            return logic_key(self.function_code)
-        try:
-            return ast.dump(ast.parse(self.function_code))
-        except SyntaxError:
-            return self.function_code
+        """Implementations that differ only in formatting, comments, docstrings or local
+        names share a key: they are one opinion, not independent evidence."""
+        return logic_key(self.function_code)
 
 
 class Generator:
     """Asks the engine for code, plans and test inputs for one task."""
 
     def __init__(self, engine: Engine, task: Task, *, max_tokens: int, seed: int,
-                 cancel: CancelToken | None) -> None:
+                 cancel: CancelToken | None, thinking_budget: int = 0) -> None:
         self.engine = engine
         self.task = task
         self.max_tokens = max_tokens
         self.seed = seed
         self.cancel = cancel
+        self.thinking_budget = thinking_budget
         self.usage = Usage()
         self._next_id = 0
 
@@ -86,10 +84,13 @@ class Generator:
 
     def _complete(self, messages: list[Message], *, temperature: float, seed: int,
                   max_tokens: int | None = None, stop: list[str] | None = None) -> str:
-        c = self.engine.generate(
-            messages, max_tokens=max_tokens or self.max_tokens, temperature=temperature,
-            top_p=0.95 if temperature > 0 else 1.0, seed=seed, stop=stop, cancel=self.cancel,
-        )
+        generate = self.engine.generate
+        if self.engine.thinks and self.thinking_budget > 0:
+            generate = partial(generate_with_thinking_budget, self.engine,
+                               think_budget=self.thinking_budget)
+        c = generate(messages, max_tokens=max_tokens or self.max_tokens,
+                     temperature=temperature, top_p=0.95 if temperature > 0 else 1.0, seed=seed,
+                     stop=stop, cancel=self.cancel)
         self.usage.add(c)
         return c.text
 
@@ -120,16 +121,6 @@ class Generator:
         """Model-proposed calls with (soft, untrusted) expected results."""
         reply = self._complete(self._messages("inputs", count=count), temperature=0.0,
                                seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
-        return parse_input_asserts(reply, self.task.name)
-
-    def more_inputs(self, count: int, existing: list[str], *, seed: int
-                    ) -> list[tuple[str, str | None]]:
-        """Inputs again, naming the calls we already have: small models often copy the
-        docstring's examples back when asked for test calls."""
-        reply = self._complete(self._messages("inputs_more", count=count,
-                                              existing="\n".join(existing)),
-                               temperature=0.0, seed=seed, max_tokens=40 * count + 64,
-                               stop=CODE_STOP)
         return parse_input_asserts(reply, self.task.name)
 
     def rewrite(self, template: str, *, seed: int, temperature: float,

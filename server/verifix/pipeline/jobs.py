@@ -6,36 +6,34 @@ Shared by the CLI and the language server, so both run exactly the same pipeline
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from verifix.cancel import CancelToken
 from verifix.config import Settings
-from verifix.engine.base import Engine, EngineError
-from verifix.pipeline.events import Event, EventSink, ignore
-from verifix.pipeline.fix_test import build_repair_task, repair_test
+from verifix.engine.base import Engine
+from verifix.pipeline.events import EventSink, ignore
+from verifix.pipeline.generate import Generate
+from verifix.pipeline.repair_test import RepairTest
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import Options, generate
-from verifix.pipeline.targets import ApplyError, SourceFile, apply_result, generate_task
+from verifix.pipeline.targets import SourceFile, generate_task, repair_task
 from verifix.pipeline.task import Task, TaskError
+from verifix.sandbox.base import Runner
 
 
-def prepare(kind: str, target: str, sandbox: Any, cancel: CancelToken | None = None,
+def prepare(kind: str, target: str, sandbox: Runner, cancel: CancelToken | None = None,
             root: Path | None = None) -> tuple[Task, SourceFile]:
     """Read the target into a Task (no model needed); bad input raises TaskError (one line)."""
     if kind == "generate":
         return generate_task(target, root)
-    return build_repair_task(target, sandbox, cancel, root)
+    return repair_task(target, sandbox, cancel, root)
 
 
-def execute(kind: str, task: Task, settings: Settings, engine: Engine, sandbox: Any,
+def execute(kind: str, task: Task, settings: Settings, engine: Engine, sandbox: Runner,
             events: EventSink = ignore, cancel: CancelToken | None = None) -> Result:
-    options = Options.from_settings(settings.pipeline, seed=settings.seed)
-    if kind == "generate":
-        return generate(task, engine, sandbox, options, events, cancel)
-    return repair_test(task, engine, sandbox, options, events, cancel)
+    run = Generate if kind == "generate" else RepairTest
+    return run(task, engine, sandbox, settings.pipeline, settings.seed, events, cancel).run()
 
 
-def run_job(kind: str, target: str, settings: Settings, engine: Engine, sandbox: Any,
+def run_job(kind: str, target: str, settings: Settings, engine: Engine, sandbox: Runner,
             events: EventSink = ignore, cancel: CancelToken | None = None,
             root: Path | None = None) -> tuple[Result, Task | None, SourceFile | None]:
     """Build the task and run it; bad input becomes an `error` Result, never an exception."""

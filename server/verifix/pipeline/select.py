@@ -1,9 +1,10 @@
 """Selection: trusted checks are a hard filter; then the largest behaviour cluster wins.
 
 Candidates are clustered by identical behaviour on the generated inputs. Agreement is
-counted over *distinct* implementations: two identical samples are one opinion, not two.
-Model-predicted results (soft votes) only break ties between clusters of the same size, so a
-wrong prediction can never override agreement.
+counted over *distinct* implementations: two identical samples are one opinion, not two, and
+`verified` needs a majority of every distinct implementation written, so failed attempts
+count against it. Model-predicted results (soft votes) only break ties between clusters of
+the same size, so a wrong prediction can never override agreement.
 """
 
 from __future__ import annotations
@@ -57,9 +58,7 @@ def cluster(candidates: list[Candidate], expected: list[str | None] | None = Non
 
 
 def select(candidates: list[Candidate], n_inputs: int, expected: list[str | None] | None = None,
-           trusted_total: int = 0, majority_of_all: bool = False) -> Selection:
-    """`majority_of_all` (an experiment): agreement must be a majority of every distinct
-    implementation written, not only of those that pass the trusted checks."""
+           trusted_total: int = 0) -> Selection:
     if not candidates:
         return Selection("error", None, None, 0, 0, n_inputs, "the model produced no usable code")
     if trusted_total > 0:
@@ -79,7 +78,7 @@ def select(candidates: list[Candidate], n_inputs: int, expected: list[str | None
     groups = cluster(eligible, expected)
     top = groups[0]
     chosen = min(top.members, key=lambda c: c.id)
-    considered = len({c.key for c in (candidates if majority_of_all else eligible)})
+    considered = len({c.key for c in candidates})
     agree = n_inputs > 0 and top.distinct >= 2 and top.distinct * 2 > considered
     if trusted_total > 0:
         if agree:

@@ -1,4 +1,7 @@
-"""From what the user names (FILE::QUALNAME) to a Task, and from a Result back to the file."""
+"""From what the user names (FILE::QUALNAME) to a Task, and from a Result back to the file.
+
+A repair target is a failing test: its Task is the function the test exercises, with the test
+as the oracle and the tests of its file that passed before as regression guards."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verifix import code as pycode
+from verifix.cancel import CancelToken
 from verifix.pipeline.result import Result
 from verifix.pipeline.task import Task, TaskError, compose, from_source
+from verifix.sandbox.base import Runner
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -60,6 +65,56 @@ def generate_task(target: str, root: Path | None = None) -> tuple[Task, SourceFi
             raise TaskError(f"{qualname!r} in {path} is not a function")
         raise TaskError(f"no function named {qualname!r} in {path}")
     return from_source(src.text, qualname, file=str(path), project_root=root), src
+
+
+def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
+                root: Path | None = None) -> tuple[Task, SourceFile]:
+    """The Task for a failing test; TaskError when the test does not run, already passes, or
+    exercises no function of the project."""
+    test_path, test_name = split_target(target)
+    test_src = SourceFile.read(test_path)
+    root = root or project_root_of(test_path)
+    test_fn = pycode.find_function(test_src.text, test_name)
+    if test_fn is None:
+        raise TaskError(f"no test named {test_name!r} in {test_path}")
+    tests = [f for f in pycode.list_functions(test_src.text) if f.is_test]
+    oracle = pycode.node_id(root, test_path, test_fn.qualname)
+    node_ids = [pycode.node_id(root, test_path, f.qualname) for f in tests]
+    if oracle not in node_ids:
+        node_ids.append(oracle)
+    baseline = sandbox.run_project_tests(root, {}, node_ids, cancel=cancel)
+    outcome = {r.node_id: r for r in baseline.results}
+    target_result = outcome.get(oracle)
+    if target_result is None or target_result.status == "error" and not any(
+            r.status == "passed" for r in baseline.results):
+        msg = (target_result.message if target_result else "") or "pytest could not collect it"
+        last = msg.strip().splitlines()[-1].removeprefix("E").strip()  # pytest's "E   " marker
+        raise TaskError(f"{test_path} does not run: {last[:200]}")
+    if target_result.status == "passed":
+        raise TaskError(f"{oracle} already passes; nothing to repair")
+    guards = [n for n in node_ids if n != oracle and outcome.get(n) and
+              outcome[n].status == "passed"]
+    # The function under test: a name the test calls that is defined in a project module.
+    found = None
+    for name in pycode.called_functions(test_fn, test_src.text):
+        resolved = pycode.resolve_import(root, test_path, name)
+        if resolved is not None and resolved[0].resolve() != test_path.resolve():
+            found = resolved
+            break
+    if found is None:
+        raise TaskError(f"cannot tell which project function {oracle} exercises")
+    module_path, qualname = found
+    module_src = SourceFile.read(module_path)
+    task = from_source(module_src.text, qualname, file=str(module_path), project_root=root,
+                       with_tests=False)
+    task.project_tests = [oracle, *guards]
+    task.oracle_test = oracle
+    task.oracle_failure = (target_result.message or target_result.status).strip()
+    task.test_code = test_fn.text
+    guard_names = {g.rpartition("::")[2] for g in guards}
+    task.guard_code = "\n\n".join(f.text.strip() for f in tests if f.name in guard_names
+                                   and f.qualname != test_fn.qualname)
+    return task, module_src
 
 
 def _names_something_else(source: str, qualname: str) -> bool:

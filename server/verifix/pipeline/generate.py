@@ -1,0 +1,186 @@
+"""Generate: probe, inputs, candidates, checks, select (and repair, when switched on).
+
+Honest by construction: only the task's trusted checks (docstring examples, the project's
+tests) can filter candidates; model-written inputs are used for agreement between candidates,
+and model-predicted results only break ties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verifix.cancel import Cancelled
+from verifix.engine.base import EngineError
+from verifix.pipeline import repair as repair_mod
+from verifix.pipeline.candidates import Candidate
+from verifix.pipeline.result import Result
+from verifix.pipeline.run import BudgetExhausted, Run
+from verifix.pipeline.select import Selection, select
+
+N_INPUTS = 8  # model-proposed inputs per task
+MAX_INPUTS = 12
+EARLY_SAMPLES = 2  # independent samples tried to confirm a probe that passes the examples
+
+
+class Generate(Run):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected: list[str | None] = []  # model-predicted results (soft votes)
+        self.confirm_samples = 0
+
+    def add(self, cand: Candidate | None) -> Candidate | None:
+        """Check a new candidate against the trusted checks (and the inputs, if it passes)."""
+        if cand is None:
+            return None
+        self.verifier.check_trusted(cand)
+        self.pool.append(cand)
+        if cand.passes_trusted or self.task.trusted_total == 0:
+            self.verifier.behaviour(cand, self.inputs)
+        self.emit(self.phase, f"candidate {cand.id} ({cand.origin}): "
+                  f"{cand.trusted_passed}/{cand.trusted_total} trusted checks")
+        return cand
+
+    def sample(self, n: int) -> Candidate | None:
+        return self.add(self.gen.code(temperature=self.settings.temperature,
+                                      seed=self.sample_seed(n)))
+
+    # -- stages --------------------------------------------------------------------------
+    def make_inputs(self) -> None:
+        trusted_calls = {e.call for e in self.task.examples if e.expected is not None}
+        calls = [c for c in self.task.example_inputs if c not in trusted_calls]
+        expected: list[str | None] = [None] * len(calls)
+        if self.settings.generatedChecks:
+            self.emit("inputs", "asking the model for test inputs")
+            seen = set(calls) | trusted_calls
+            for call, exp in self.gen.inputs(N_INPUTS, seed=self.sample_seed(7)):
+                if call not in seen:
+                    seen.add(call)
+                    calls.append(call)
+                    expected.append(exp)
+        calls, expected = calls[:MAX_INPUTS], expected[:MAX_INPUTS]
+        self.inputs = calls
+        self.expected = self.verifier.evaluate_expected(expected) if calls else []
+        self.emit("inputs", f"{len(self.inputs)} inputs to compare candidates on")
+
+    def probe(self) -> Candidate | None:
+        self.emit("probe", "greedy probe")
+        return self.add(self.gen.code(temperature=0.0, seed=self.sample_seed(0),
+                                      origin="greedy"))
+
+    def confirm_probe(self, probe: Candidate) -> bool:
+        """Stop early only when an independent sample agrees with the probe on the inputs."""
+        if not self.inputs or self.task.trusted_total == 0:
+            return False
+        for i in range(EARLY_SAMPLES):
+            self.guard()
+            self.confirm_samples += 1
+            other = self.sample(10 + i)
+            if other is None or not other.passes_trusted:
+                return False
+            if other.key != probe.key:
+                return other.behaviour == probe.behaviour
+        return False
+
+    def settled(self) -> bool:
+        """More samples could not change the answer or its label: it would be verified, or
+        there are no inputs to compare candidates on and one already passes the checks."""
+        if not self.pool:
+            return False
+        if (not self.inputs and self.task.trusted_total
+                and any(c.passes_trusted for c in self.pool)):
+            return True
+        return self.select().status == "verified"
+
+    def more_candidates(self) -> None:
+        k = self.settings.candidates
+        plans: list[str] = []
+        if self.settings.plans and k >= 2:
+            self.guard()
+            self.emit("plans", "planning different approaches")
+            plans = self.gen.plans(max(2, k // 2), temperature=0.7, seed=self.sample_seed(20))
+        self.emit("candidates", f"{len(plans)} plans; writing {k} candidates")
+        for i, plan in enumerate(plans[:k]):
+            self.guard()
+            if self.settled():
+                return
+            self.add(self.gen.code(temperature=0.3, seed=self.sample_seed(30 + i), plan=plan))
+        # The probe's confirmation samples are plain samples too: k is a maximum.
+        plain = max(0, k - min(len(plans), k) - self.confirm_samples)
+        for i in range(plain):
+            self.guard()
+            if self.settled():
+                return
+            self.sample(40 + i)
+
+    def resample_loop(self) -> None:
+        """More plain samples while none passes the trusted checks: on HumanEval a fresh
+        sample finds a passing answer where a repair of a failing one rarely does."""
+        for i in range(self.settings.resample):
+            if any(c.passes_trusted for c in self.pool) or self.settled():
+                return
+            self.guard()
+            self.emit("candidates", f"nothing passes yet; extra sample {i + 1}")
+            self.sample(60 + i)
+
+    def repair_loop(self) -> None:
+        for r in range(self.settings.repairRounds):
+            passing = {c.key for c in self.pool if c.passes_trusted}
+            if len(passing) >= 2 or not self.pool:
+                return
+            self.guard()
+            self.emit("repair", f"repair round {r + 1}: fixing the closest candidates")
+            for fix in repair_mod.repair_round(self.gen, self.verifier, self.pool, r,
+                                               seed=self.sample_seed(50 + 10 * r),
+                                               temperature=self.settings.temperature):
+                self.repairs += 1
+                self.pool.append(fix)
+                if fix.passes_trusted:
+                    self.verifier.behaviour(fix, self.inputs)
+                self.emit("repair", f"repair {fix.id}: {fix.trusted_passed}/"
+                          f"{fix.trusted_total} trusted checks")
+
+    def select(self) -> Selection:
+        return select(self.pool, len(self.inputs), self.expected, self.task.trusted_total)
+
+    # -- the whole run -------------------------------------------------------------------
+    def run(self) -> Result:
+        task = self.task
+        self.emit("task", f"{task.qualname}: {len(task.trusted_checks)} docstring checks, "
+                  f"{len(task.project_tests)} project tests")
+        phase = "probe"
+        note = ""
+        try:
+            probe = self.probe()
+            self.guard()
+            self.make_inputs()
+            if probe is not None and probe.passes_trusted:
+                self.verifier.behaviour(probe, self.inputs)
+                self.emit("checks", "probe passes the trusted checks; looking for agreement")
+                if self.confirm_probe(probe):
+                    return self.chosen(self.select(), "probe")
+            self.guard()
+            phase = "candidates"
+            self.more_candidates()
+            if task.trusted_total and not any(c.passes_trusted for c in self.pool):
+                self.resample_loop()
+            if self.settings.repair and task.trusted_total and not any(
+                    c.passes_trusted for c in self.pool):
+                phase = "repair"
+                self.repair_loop()
+        except Cancelled:
+            return self.finish("error", "cancelled", None, phase)
+        except BudgetExhausted:
+            note = self.budget_note
+        except EngineError as exc:
+            if not self.pool:
+                return self.finish("error", f"engine error: {exc}", None, phase)
+            note = f" (stopped early: engine error: {exc})"
+        self.emit("select", "selecting by trusted checks and agreement")
+        selection = self.select()
+        origin = selection.candidate.origin if selection.candidate is not None else ""
+        phase = {"repair": "repair", "greedy": "probe"}.get(origin, phase)
+        return self.chosen(selection, phase, note)
+
+    def chosen(self, selection: Selection, phase: str, note: str = "") -> Result:
+        return self.finish(selection.status, selection.reason + note, selection.candidate,
+                           phase, selection)

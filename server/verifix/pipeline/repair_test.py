@@ -1,0 +1,102 @@
+""""Repair failing test": the failing test is the oracle, the file's other passing tests guard.
+
+The code under test is rewritten, never the test. `verified` means the test now passes and
+nothing that passed before fails (all of them run against the candidate, in the sandbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from verifix.cancel import Cancelled
+from verifix.engine.base import EngineError
+from verifix.pipeline import repair as repair_mod
+from verifix.pipeline.candidates import Candidate
+from verifix.pipeline.events import Phase
+from verifix.pipeline.result import Result
+from verifix.pipeline.run import BudgetExhausted, Run
+from verifix.pipeline.task import stub_text
+
+Attempt = Callable[[], Candidate | None]
+
+
+class RepairTest(Run):
+    def attempts(self, original: Candidate) -> Iterator[tuple[Phase, Attempt]]:
+        """The fixes to write, in order. The first round repairs the code as it is and also
+        rewrites it afresh (small models tend to copy a bug they can see); later rounds repair
+        the closest fixes so far."""
+        task, s = self.task, self.settings
+        parents = [original]
+        for r in range(max(1, s.repairRounds + 1)):
+            for i, parent in enumerate(parents):
+                for j in range(max(1, s.candidates // 2) if r == 0 else 1):
+                    k = r * 10 + i * 3 + j
+                    temperature = 0.0 if k == 0 else s.temperature
+                    perspective = repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)]
+                    yield ("repair" if r else "candidates"), partial(
+                        self.gen.repair, "repair_test", perspective,
+                        seed=self.sample_seed(k), parent=parent, temperature=temperature,
+                        **self.failure_values(parent))
+                    if r == 0:
+                        yield "candidates", partial(
+                            self.gen.rewrite, "rewrite_test", seed=self.sample_seed(500 + k),
+                            temperature=temperature,
+                            test_code="\n\n".join(
+                                x for x in (task.test_code.strip(), task.guard_code) if x),
+                            module_path=task.module_relpath or "")
+            parents = repair_mod.parents_for_repair(self.pool) or [original]
+
+    def failure_values(self, parent: Candidate) -> dict[str, object]:
+        task = self.task
+        failures = parent.failures[:2] if parent.failures else [task.oracle_failure]
+        return {"code": parent.function_code.strip(), "test_code": task.test_code.strip(),
+                "test_name": task.oracle_test or "", "module_path": task.module_relpath or "",
+                "failures": "\n\n".join(f[:1500] for f in failures)}
+
+    def run(self) -> Result:
+        task = self.task
+        original = Candidate(0, "original", stub_text(task.fn, task.source, with_body=True))
+        note = ""
+        try:
+            self.emit("task", f"{task.oracle_test} fails; {len(task.project_tests) - 1} passing "
+                      f"tests guard against regressions")
+            self.verifier.check_trusted(original)
+            self.emit("candidates", "writing fixes")
+            for phase, attempt in self.attempts(original):
+                self.guard()
+                fix = attempt()
+                if fix is None:
+                    continue
+                self.verifier.check_trusted(fix)
+                self.pool.append(fix)
+                self.repairs += 1
+                self.emit(phase, f"fix {fix.id} ({fix.origin}): {fix.trusted_passed}/"
+                          f"{fix.trusted_total} tests pass")
+                if fix.passes_trusted:
+                    break
+        except Cancelled:
+            return self.finish("error", "cancelled", None, "repair")
+        except BudgetExhausted:
+            note = self.budget_note
+        except EngineError as exc:
+            note = f" (engine error: {exc})"
+        passing = [c for c in self.pool if c.passes_trusted]
+        if passing:
+            return self.finish("verified", f"{task.oracle_test} now passes"
+                               + _guards_note(len(task.project_tests) - 1), passing[0], "repair")
+        if not self.pool:
+            return self.finish("error", "the model produced no usable code" + note, None,
+                               "repair")
+        best = max(self.pool, key=lambda c: (c.trusted_passed, -c.id))
+        return self.finish("unverified", f"no fix makes the test pass without breaking another "
+                           f"(best: {best.trusted_passed}/{best.trusted_total}){note}", best,
+                           "repair")
+
+
+def _guards_note(n: int) -> str:
+    if n == 0:
+        return " (no other test in its file passed before)"
+    if n == 1:
+        return " and the test that passed before still passes"
+    return f" and the {n} tests that passed before still pass"

@@ -1,0 +1,135 @@
+"""Repair failing test, with scripted model replies, a real project and the real sandbox: the
+test is the oracle, the tests that passed before guard, and the result says which held."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+
+import pytest
+
+from verifix.cancel import CancelToken
+from verifix.config import PipelineSettings
+from verifix.engine import EngineError, ScriptedEngine
+from verifix.pipeline.repair_test import RepairTest
+from verifix.pipeline.targets import repair_task
+from verifix.pipeline.task import TaskError
+
+MEAN = textwrap.dedent('''
+    def average(values):
+        """Return the arithmetic mean of values; 0.0 for an empty list."""
+        if not values:
+            return 0.0
+        return sum(values) / (len(values) + 1)
+''')
+TESTS = textwrap.dedent('''
+    from stats import average
+
+
+    def test_empty():
+        assert average([]) == 0.0
+
+
+    def test_three_values():
+        assert average([1, 2, 3]) == 2.0
+''')
+FIXED = "```python\ndef average(values):\n    if not values:\n        return 0.0\n" \
+        "    return sum(values) / len(values)\n```"
+# Makes the failing test pass but breaks the one that passed before.
+REGRESSES = "```python\ndef average(values):\n    return sum(values) / len(values)\n```"
+STILL_WRONG = "```python\ndef average(values):\n    return 0.0\n```"
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'stats'\nversion = '0'\n")
+    (tmp_path / "stats.py").write_text(MEAN)
+    (tmp_path / "test_stats.py").write_text(TESTS)
+    return tmp_path
+
+
+def responder(fixes, rewrites=()):
+    fix_q, rewrite_q = list(fixes), list(rewrites)
+
+    def reply(prompt: str) -> str:
+        if "from scratch" in prompt:
+            return rewrite_q.pop(0) if rewrite_q else STILL_WRONG
+        return fix_q.pop(0) if fix_q else STILL_WRONG
+
+    return reply
+
+
+def repair(project, sandbox, engine, cancel=None, events=lambda _e: None, **settings):
+    task, _src = repair_task(f"{project}/test_stats.py::test_three_values", sandbox)
+    return RepairTest(task, engine, sandbox, PipelineSettings(**settings), 0, events,
+                      cancel).run()
+
+
+def test_a_fix_that_passes_the_test_and_its_guards_is_verified(project, sandbox):
+    engine = ScriptedEngine(responder([FIXED]))
+    seen = []
+    result = repair(project, sandbox, engine, events=seen.append)
+    assert result.status == "verified", result.message
+    assert "test_stats.py::test_three_values now passes" in result.message
+    assert "the test that passed before still passes" in result.message
+    assert "len(values)\n" in result.code and result.evidence.trusted_passed == 2
+    assert result.phase == "repair" and result.evidence.repairs == 1
+    assert (project / "stats.py").read_text() == MEAN  # a run never writes the user's files
+    assert (project / "test_stats.py").read_text() == TESTS
+    assert seen[-1].phase == "done" and seen[-1].percent == 100
+
+
+def test_a_fix_that_breaks_a_passing_test_is_not_verified(project, sandbox):
+    engine = ScriptedEngine(responder([REGRESSES] * 8, rewrites=[REGRESSES] * 8))
+    result = repair(project, sandbox, engine, repairRounds=1)
+    assert result.status == "unverified"
+    assert "best: 1/2" in result.message
+    # The first round writes candidates // 2 repairs and as many rewrites; the second round
+    # repairs the closest distinct fix so far.
+    assert result.evidence.candidates == 2 * (PipelineSettings().candidates // 2) + 1
+
+
+def test_the_first_passing_fix_ends_the_run(project, sandbox):
+    engine = ScriptedEngine(responder([STILL_WRONG], rewrites=[FIXED, FIXED]))
+    result = repair(project, sandbox, engine)
+    assert result.status == "verified" and result.evidence.candidates == 2
+
+
+def test_no_usable_code_is_an_error(project, sandbox):
+    engine = ScriptedEngine(lambda _prompt: "I cannot help with that.")
+    result = repair(project, sandbox, engine, repairRounds=0)
+    assert result.status == "error" and "no usable code" in result.message
+
+
+def test_an_engine_error_keeps_what_it_has(project, sandbox):
+    calls = {"n": 0}
+
+    def flaky(prompt: str) -> str:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise EngineError("server went away")
+        return REGRESSES
+
+    result = repair(project, sandbox, ScriptedEngine(flaky))
+    assert result.status == "unverified" and "engine error: server went away" in result.message
+
+
+def test_cancel_stops_the_repair(project, sandbox):
+    cancel = CancelToken()
+    engine = ScriptedEngine(responder([STILL_WRONG + " pad" * 400] * 20), delay_s=0.01)
+    timer = threading.Timer(0.3, cancel.cancel)
+    timer.start()
+    result = repair(project, sandbox, engine, cancel=cancel)
+    timer.cancel()
+    assert result.status == "error" and result.message == "cancelled"
+
+
+def test_the_time_budget_ends_the_repair_with_the_best_so_far(project, sandbox):
+    engine = ScriptedEngine(responder([REGRESSES + " pad" * 40] * 20), delay_s=0.02)
+    result = repair(project, sandbox, engine, timeBudget=1.0)
+    assert result.status == "unverified" and "time budget of 1 s exhausted" in result.message
+
+
+def test_a_test_that_already_passes_is_refused(project, sandbox):
+    with pytest.raises(TaskError, match="already passes; nothing to repair"):
+        repair_task(f"{project}/test_stats.py::test_empty", sandbox)
