@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from verifix.code import python as py
+from verifix import code as py
 
 
 def pairs(doc: str, name: str = "f", params: list[str] | None = None) -> list[tuple]:

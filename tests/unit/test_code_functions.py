@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifix.code import python as py
+from verifix import code as py
 
 SOURCE = '''"""Module doc."""
 import os

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from verifix.code import python as py
+from verifix import code as py
 
 FILES = {
     "src/pkg/__init__.py": "from .core import add\n",
@@ -106,6 +106,23 @@ def test_find_tests_for_a_given_module(project):
     util = project / "app" / "util.py"
     assert ids(py.find_tests(project, "slug", util)) == [
         "app/tests/test_star.py::test_slug_star", "app/tests/test_util.py::test_slug"]
+
+
+def test_node_id(project, monkeypatch):
+    test_file = project / "tests" / "test_core.py"
+    assert py.node_id(project, test_file, "TestCalc.test_mul") == \
+        "tests/test_core.py::TestCalc::test_mul"
+    monkeypatch.chdir(project / "tests")  # a relative path against an absolute root
+    assert py.node_id(project, Path("test_core.py"), "test_add") == "tests/test_core.py::test_add"
+    assert py.node_id(project, project / "tests" / ".." / "app" / "tests" / "test_util.py",
+                      "test_slug") == "app/tests/test_util.py::test_slug"
+    # like pytest, a symlinked test file keeps its own path
+    (project / "tests" / "test_link.py").symlink_to(test_file)
+    assert py.node_id(project, project / "tests" / "test_link.py", "test_add") == \
+        "tests/test_link.py::test_add"
+    assert "tests/test_link.py::test_add" in ids(py.find_tests(project, "add"))
+    with pytest.raises(ValueError):
+        py.node_id(project / "app", test_file, "test_add")
 
 
 def test_resolve_import(project):

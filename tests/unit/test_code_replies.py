@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from verifix.code import python as py
+from verifix import code as py
 
 PROSE_AND_FENCE = '''Sure! To count the vowels we first normalise each word.
 

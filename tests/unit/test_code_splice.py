@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from verifix.code import python as py
+from verifix import code as py
 
 SOURCE = '''"""Module doc."""
 import os

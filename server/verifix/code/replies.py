@@ -10,8 +10,8 @@ import textwrap
 import tokenize
 from dataclasses import dataclass, field
 
-from verifix.code import _ts
-from verifix.code._source import reindent
+from verifix.code.parsing import parse_exact
+from verifix.code.reindent import reindent
 
 __all__ = ["ExtractedCode", "code_blocks", "extract_expressions", "extract_function"]
 
@@ -121,9 +121,8 @@ def _module_of(block: str) -> tuple[str, ast.Module] | None:
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             continue
     data = code.encode("utf-8")
-    tree = _ts.parse_bytes(data)
     pieces = []
-    for child in tree.root_node.children:
+    for child in parse_exact(data).root.children:
         if child.type in _SALVAGE_TYPES and not child.has_error:
             pieces.append(data[child.start_byte:child.end_byte].decode("utf-8"))
         elif child.type == "expression_statement" and not child.has_error and \
