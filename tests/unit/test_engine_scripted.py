@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from verifix.cancel import CancelToken
 from verifix.engine import Engine, ScriptedEngine
 from verifix.engine.base import StopScanner
@@ -53,44 +55,91 @@ def test_cancel_from_another_thread_stops_within_one_token():
     assert 10 <= c.completion_tokens <= 12
 
 
-def _thinker(think_words: int):
-    """A fake thinking model: thinks for `think_words` words unless told to answer."""
-
-    def reply(prompt: str) -> str:
-        if prompt.rstrip().endswith("</think>"):
-            return "ANSWER: 42"
-        if prompt.endswith("Wait"):
-            return " more thought</think>"
-        return "<think> " + " ".join(["hmm"] * think_words) + "</think>\nlate answer"
-
-    return reply
+ASK = [{"role": "user", "content": "q"}]
+PROMPT_TOKENS = ScriptedEngine(["x"]).generate(ASK).prompt_tokens
 
 
-def test_budget_forcing_caps_thinking_and_forces_the_answer():
-    engine = ScriptedEngine(_thinker(500))
-    c = generate_with_thinking_budget(
-        engine, [{"role": "user", "content": "q"}], think_budget=20, max_tokens=50
+def _model(reply: str, answer: str = "ANSWER: 42", opens: str = ""):
+    """A deterministic fake model that always writes `reply`: a prompt that holds the start of
+    it gets the rest; one whose thinking block we closed ourselves gets `answer`."""
+    prefix = ScriptedEngine().format_chat(ASK) + opens
+
+    def respond(prompt: str) -> str:
+        written = prompt.removeprefix(prefix)
+        if reply.startswith(written):
+            return reply[len(written) :]
+        assert written.endswith("\n</think>\n\n"), written
+        return answer
+
+    return respond
+
+
+def test_thinking_past_the_budget_is_cut_closed_and_answered():
+    engine = ScriptedEngine(
+        _model("<think>" + " hmm" * 500 + "</think>\n\nlate answer"), thinks=True
     )
-    assert c.text == "ANSWER: 42"
-    assert c.thinking.split() == ["hmm"] * 19  # "<think>" + 19 words = the 20-token budget
-    assert engine.prompts[-1].rstrip().endswith("</think>")
-    assert c.completion_tokens == 20 + 2
+    c = generate_with_thinking_budget(engine, ASK, think_budget=20, max_tokens=50)
+    assert c.thinking.split() == ["hmm"] * 19  # "<think>" + 19 words: the 20-token budget
+    assert engine.prompts[-1].endswith(" hmm\n</think>\n\n")  # closed by us, after the cut
+    assert (c.text, c.stopped_by) == ("ANSWER: 42", "eos")
+    # Every generated token counts (20 thinking, 2 answer); the prompt is the one asked.
+    assert c.completion_tokens == 20 + 2 == engine.stats.completion_tokens
+    assert c.prompt_tokens == PROMPT_TOKENS
 
 
-def test_budget_forcing_appends_wait_when_thinking_ends_early():
-    engine = ScriptedEngine(_thinker(3))
-    c = generate_with_thinking_budget(
-        engine, [{"role": "user", "content": "q"}], think_budget=100, min_think=30, max_tokens=50
+def test_thinking_within_the_budget_keeps_the_models_own_answer():
+    engine = ScriptedEngine(_model("<think> short thought</think>\n\nthe answer"), thinks=True)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=100, max_tokens=50)
+    assert (c.text, c.thinking, c.stopped_by) == ("the answer", "short thought", "eos")
+    assert c.completion_tokens == 3 + 2  # "<think>", " short", " thought</think>"; the answer
+
+
+def test_stop_strings_and_max_tokens_apply_to_the_answer_not_the_thinking():
+    thought = "past the first few tokens, try ``` x = 1 ``` then"
+    reply = f"<think> {thought}</think>\n\nfinal answer ``` trailing words"
+    engine = ScriptedEngine(_model(reply), thinks=True)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=100, max_tokens=50, stop=["```"])
+    assert (c.thinking, c.text, c.stopped_by) == (thought, "final answer ", "stop")
+    engine = ScriptedEngine(_model(reply), thinks=True)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=100, max_tokens=1)
+    assert (c.text, c.stopped_by) == ("final", "length")
+
+
+def test_a_template_that_opens_the_block_thinks_from_the_first_token():
+    class OpeningTemplate(ScriptedEngine):  # as DeepSeek-R1 distills' templates do
+        def format_chat(self, messages):
+            return super().format_chat(messages) + "<think>\n"
+
+    engine = OpeningTemplate(
+        _model("step one step two</think>\n\nok", opens="<think>\n"), thinks=True
     )
-    assert c.text == "ANSWER: 42"
-    assert "Wait more thought" in c.thinking
-    assert any(p.endswith("Wait") for p in engine.prompts)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=3, max_tokens=50)
+    assert (c.thinking, c.text) == ("step one step", "ANSWER: 42")
+    assert len(engine.prompts) == 2  # thinking, then the answer: nothing to peek at
 
 
-def test_non_thinking_model_answer_passes_through():
-    engine = ScriptedEngine(["just the answer " * 10, "and the rest"])
-    c = generate_with_thinking_budget(
-        engine, [{"role": "user", "content": "q"}], think_budget=5, max_tokens=100
-    )
-    assert c.thinking == ""
-    assert c.text.startswith("just the answer") and c.text.endswith("and the rest")
+@pytest.mark.parametrize(("max_tokens", "stop"), [(100, ["```"]), (3, None), (100, None)])
+def test_a_reply_without_thinking_passes_through(max_tokens, stop):
+    reply = "def f():\n    return 1\n``` and more words after the fence"
+    plain = ScriptedEngine(_model(reply)).generate(ASK, max_tokens=max_tokens, stop=stop)
+    engine = ScriptedEngine(_model(reply), thinks=True)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=5, max_tokens=max_tokens,
+                                      stop=stop)
+    assert (c.text, c.stopped_by, c.thinking) == (plain.text, plain.stopped_by, "")
+    # The 5 tokens that showed there was no <think> were generated too.
+    assert c.completion_tokens == plain.completion_tokens + 5 == engine.stats.completion_tokens
+
+
+def test_cancel_while_thinking_returns_no_answer():
+    cancel = CancelToken()
+    model = _model("<think>" + " hmm" * 50 + "</think>\n\nanswer")
+
+    def respond(prompt: str) -> str:
+        if prompt.endswith("hmm"):  # asked to think on after the peek
+            cancel.cancel()
+        return model(prompt)
+
+    engine = ScriptedEngine(respond, thinks=True)
+    c = generate_with_thinking_budget(engine, ASK, think_budget=100, cancel=cancel)
+    assert (c.text, c.stopped_by) == ("", "cancel")
+    assert len(engine.prompts) == 2  # the peek and the cancelled thinking: no answer asked for

@@ -448,6 +448,21 @@ def test_cancel_while_the_server_is_silent(server: FakeServer) -> None:
     assert 0.25 < elapsed < 1.5  # not the 30 s read timeout
 
 
+def test_cancel_while_asking_for_the_model_list(server: FakeServer) -> None:
+    server.responder = lambda h, r: server.release.wait(10)  # GET /models never answers
+    engine = OpenAIEngine(server.url, timeout_s=30)
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    start = time.monotonic()
+    assert engine.generate(MESSAGES, cancel=token).stopped_by == "cancel"
+    assert time.monotonic() - start < 1.5
+    assert [r["path"] for r in server.requests] == ["/v1/models"]
+    server.release.set()
+    server.responder = stream_chat(["ok"])
+    engine.generate(MESSAGES)
+    assert [r["path"] for r in server.requests][1:] == ["/v1/models", "/v1/chat/completions"]
+
+
 def test_already_cancelled_sends_nothing(server: FakeServer) -> None:
     server.responder = stream_chat(["x"])
     token = CancelToken()
@@ -522,6 +537,15 @@ def test_http_401_mentions_the_api_key(server: FakeServer) -> None:
     assert "wrong" not in message  # never echo the key
 
 
+def test_http_404_without_v1_asks_about_the_url(server: FakeServer) -> None:
+    server.responder = lambda h, r: h.reply(404, {"error": "File Not Found"})
+    with pytest.raises(EngineError) as excinfo:
+        OpenAIEngine(server.url.removesuffix("/v1"), model="m").generate(MESSAGES)
+    assert one_line_error(excinfo).endswith(
+        "answered 404: File Not Found — does the base URL need to end in /v1?"
+    )
+
+
 def test_timeout_when_the_server_never_answers(server: FakeServer) -> None:
     server.responder = lambda h, r: server.release.wait(10)
     start = time.monotonic()
@@ -558,6 +582,17 @@ def test_error_inside_the_stream(server: FakeServer) -> None:
 
     server.responder = respond
     with pytest.raises(EngineError, match="reported an error: context window exceeded"):
+        engine_for(server).generate(MESSAGES)
+
+
+def test_error_event_inside_the_stream(server: FakeServer) -> None:
+    def respond(h: Handler, request: dict[str, Any]) -> None:
+        h.sse_start()
+        h.sse_raw('error: {"message": "slot unavailable"}\n\n')  # llama-server's form
+        h.sse_end()
+
+    server.responder = respond
+    with pytest.raises(EngineError, match="reported an error: slot unavailable$"):
         engine_for(server).generate(MESSAGES)
 
 

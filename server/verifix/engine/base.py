@@ -70,6 +70,8 @@ class Engine(Protocol):
 
     name: str
     stats: EngineStats
+    # The model's chat template has a thinking block (<think>…</think>) before the answer.
+    thinks: bool
 
     def generate(
         self,

@@ -20,6 +20,7 @@ from verifix.engine.base import (
     StopScanner,
     TokenCallback,
 )
+from verifix.engine.thinking import CLOSE
 
 
 def default_threads() -> int:
@@ -73,7 +74,11 @@ class LlamaCppEngine:
             raise EngineError(f"llama.cpp could not load {model_path}: {exc}") from None
         self.load_seconds = time.perf_counter() - start
         self.n_ctx = self._llm.n_ctx()
-        self._formatter = self._make_formatter()
+        template = self._llm.metadata.get("tokenizer.chat_template") or ""
+        # Thinking templates all mention the closing tag (R1 distills strip up to it from
+        # history without ever spelling the opening one).
+        self.thinks = CLOSE in template
+        self._formatter = self._make_formatter(template) if template else None
         # Count the prompt tokens llama.cpp really evaluates (the first eval of each call).
         self._pending_prompt_eval = False
         self._last_prompt_eval = 0
@@ -88,13 +93,10 @@ class LlamaCppEngine:
         self._llm.eval = counting_eval  # type: ignore[method-assign]
 
     # -- chat template -------------------------------------------------------------------
-    def _make_formatter(self) -> Any:
+    def _make_formatter(self, template: str) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         meta = self._llm.metadata
-        template = meta.get("tokenizer.chat_template")
-        if not template:
-            return None
 
         def token_text(key: str) -> str:
             raw = meta.get(key)

@@ -36,11 +36,13 @@ class ScriptedEngine:
         *,
         delay_s: float = 0.0,
         repeat_last: bool = False,
+        thinks: bool = False,
     ) -> None:
         self._responder = replies if callable(replies) else None
         self._replies = [] if callable(replies) else list(replies)
         self.delay_s = delay_s
         self.repeat_last = repeat_last
+        self.thinks = thinks
         self.prompts: list[str] = []
         self.stats = EngineStats()
         self._lock = threading.Lock()
