@@ -26,6 +26,18 @@ PYTEST_INSIDE = subprocess.run([sys.executable, "-s", "-c", "import pytest"], en
 needs_pytest_inside = pytest.mark.skipif(
     not PYTEST_INSIDE, reason="pytest is not installed in the interpreter's environment")
 
+# Forks a grandchild in its own session that execs `sleep {mark}`: nothing may survive the run.
+SETSID_PROBE = """
+import os
+def probe():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv("/bin/sleep", ["sleep", "{mark}"])
+        os._exit(0)
+    return "escaped?"
+"""
+
 
 def run_plain(code: str, timeout: float = 30,
               **kwargs: Any) -> subprocess.CompletedProcess[str]:

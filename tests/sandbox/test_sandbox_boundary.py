@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import marker, needs_pytest_inside, needs_strong, wait_gone
+from sandbox_helpers import SETSID_PROBE, marker, needs_pytest_inside, needs_strong, wait_gone
 
 from verifix.sandbox import Sandbox, SandboxUnavailable, boundary, detect_isolation
 
@@ -92,17 +92,7 @@ def test_weak_mode_via_env_var(weak: Sandbox, monkeypatch: pytest.MonkeyPatch) -
 
 def test_weak_mode_still_kills_what_a_run_started(weak: Sandbox) -> None:
     mark = marker()
-    code = f"""
-import os
-def escape():
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            os.execv("/bin/sleep", ["sleep", "{mark}"])
-        os._exit(0)
-    return "spawned"
-"""
-    report = weak.run_checks(code, ["escape()"])
+    report = weak.run_checks(SETSID_PROBE.format(mark=mark), ["probe()"])
     assert report.results[0].status == "passed"
     assert wait_gone(mark) == []
 

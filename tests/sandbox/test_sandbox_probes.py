@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sandbox_helpers import (
+    SETSID_PROBE,
     Listener,
     host_processes_with,
     kill_all,
@@ -48,15 +49,20 @@ def probe():
 """
 
 
-def test_tcp_to_host_loopback_is_unreachable(sandbox: Sandbox, tcp_listener: Listener) -> None:
-    code = TCP_PROBE.format(port=tcp_listener.address[1])
+def _connect_probe(sandbox: Sandbox, listener: Listener, code: str):
+    """The probe in the sandbox reaches nothing; the same probe run plainly does connect."""
     result = _probe(sandbox, code)
-    assert result.status == "error"
-    assert tcp_listener.connections() == 0
+    assert listener.connections() == 0
 
     control = run_plain(code + "\nprint(probe())")
     assert "connected" in control.stdout
-    assert tcp_listener.connections() == 1
+    assert listener.connections() == 1
+    return result
+
+
+def test_tcp_to_host_loopback_is_unreachable(sandbox: Sandbox, tcp_listener: Listener) -> None:
+    code = TCP_PROBE.format(port=tcp_listener.address[1])
+    assert _connect_probe(sandbox, tcp_listener, code).status == "error"
 
 
 CTYPES_PROBE = """
@@ -76,13 +82,7 @@ def probe():
 
 def test_ctypes_socket_connect_is_unreachable(sandbox: Sandbox, tcp_listener: Listener) -> None:
     code = CTYPES_PROBE.format(port=tcp_listener.address[1])
-    result = _probe(sandbox, code)
-    assert result.value != "'connected'"
-    assert tcp_listener.connections() == 0
-
-    control = run_plain(code + "\nprint(probe())")
-    assert "connected" in control.stdout
-    assert tcp_listener.connections() == 1
+    assert _connect_probe(sandbox, tcp_listener, code).value != "'connected'"
 
 
 UNIX_PROBE = """
@@ -265,18 +265,6 @@ def test_bounded_fork_bomb_is_capped_and_cleaned_up(sandbox: Sandbox) -> None:
         kill_all(host_processes_with(control_mark))
 
 
-SETSID_PROBE = """
-import os
-def probe():
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            os.execv("/bin/sleep", ["sleep", "{mark}"])
-        os._exit(0)
-    return "escaped?"
-"""
-
-
 def test_setsid_escape_leaves_no_process(sandbox: Sandbox) -> None:
     mark = marker()
     result = _probe(sandbox, SETSID_PROBE.format(mark=mark))
@@ -332,14 +320,19 @@ def probe():
 """
 
 
-def test_three_gib_allocation_fails(sandbox: Sandbox) -> None:
-    result = _probe(sandbox, MEMORY_PROBE)
-    assert result.status == "error"
-    assert "memory limit" in result.message
+def _allocation_refused(sandbox: Sandbox, code: str, reason: str, allocated: str) -> None:
+    """The probe's allocation fails in the sandbox for `reason`; run plainly it succeeds."""
+    result = _probe(sandbox, code)
+    assert result.status == "error", result
+    assert reason in result.message
     assert not _seen(result, "allocated")
 
-    control = run_plain(MEMORY_PROBE + "\nprint(probe())")
-    assert "allocated" in control.stdout
+    control = run_plain(code + "\nprint(probe())")
+    assert allocated in control.stdout
+
+
+def test_three_gib_allocation_fails(sandbox: Sandbox) -> None:
+    _allocation_refused(sandbox, MEMORY_PROBE, "memory limit", "allocated")
 
 
 FORK_MEMORY_PROBE = """
@@ -360,13 +353,7 @@ def probe():
 
 def test_memory_of_forked_processes_is_bounded_together(sandbox: Sandbox) -> None:
     # RLIMIT_AS binds each process (512 MiB here); the worker bounds their sum (1 GiB).
-    result = _probe(sandbox, FORK_MEMORY_PROBE)
-    assert result.status == "error", result
-    assert "MiB limit" in result.message
-    assert not _seen(result, "allocated")
-
-    control = run_plain(FORK_MEMORY_PROBE + "\nprint(probe())")
-    assert "allocated 1200 MiB" in control.stdout
+    _allocation_refused(sandbox, FORK_MEMORY_PROBE, "MiB limit", "allocated 1200 MiB")
 
 
 FLOOD_PROBE = """

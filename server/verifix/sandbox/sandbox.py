@@ -40,7 +40,7 @@ from verifix.sandbox.reports import (
     TestReport,
     TestResult,
 )
-from verifix.sandbox.worker import GRACE_S, count_processes_of, wipe
+from verifix.sandbox.worker import GRACE_S, as_seconds, count_processes_of, wipe
 
 RECYCLE_AFTER_RUNS = 200  # a fresh worker now and then: no slow build-up of anything
 HOST_SLACK_S = 5.0  # the host's backstop fires this long after the worker's own deadlines
@@ -137,8 +137,7 @@ class Sandbox:
             raise SandboxError("the sandbox is closed")
 
     def _ensure_worker(self) -> WorkerProcess:
-        if self._closed:
-            raise SandboxError("the sandbox is closed")
+        self._check_open()
         worker = self._worker
         if worker is not None and (not worker.alive or worker.runs >= RECYCLE_AFTER_RUNS):
             self._discard_worker()
@@ -168,7 +167,7 @@ class Sandbox:
             next_index = 0
             attempts = 0
             while next_index < len(checks) and compile_error is None and load_error is None:
-                if cancel is not None and cancel.cancelled:
+                if _cancelled(cancel):
                     break
                 attempts += 1
                 if attempts > len(checks) + 2:
@@ -195,13 +194,13 @@ class Sandbox:
                                 checks[i], load_status, load_error, str(event.get("output", ""))))
                 while next_index in results:
                     next_index += 1
-                if outcome.finished or outcome.cancelled:
+                broke = outcome.broke
+                if broke is None:
                     break
                 # The worker died or hung: blame the check under way, go on with a new worker.
                 if next_index < len(checks):
                     status: CheckStatus = "timeout" if outcome.timed_out else "error"
-                    results[next_index] = CheckResult(
-                        checks[next_index], status, outcome.failure or "the sandbox worker died")
+                    results[next_index] = CheckResult(checks[next_index], status, broke)
                     next_index += 1
         if compile_error is not None:
             results = {i: CheckResult(c, "error", compile_error) for i, c in enumerate(checks)}
@@ -265,8 +264,8 @@ class Sandbox:
                     code = event.get("exit_code")
                     if code in (2, 3, 4) and not items:
                         session_error = f"pytest stopped with exit code {code}"
-            if not outcome.finished and not outcome.cancelled and session_error is None:
-                session_error = outcome.failure or "the sandbox worker died"
+            if session_error is None:
+                session_error = outcome.broke
         results: list[TestResult] = []
         for node_id in requested:
             if not present.get(node_path(node_id), False):
@@ -344,6 +343,13 @@ class _JobOutcome:
         self.timed_out = False
         self.failure: str | None = None
 
+    @property
+    def broke(self) -> str | None:
+        """Why the worker failed the job (it died or hung); None if it finished or was cancelled."""
+        if self.finished or self.cancelled:
+            return None
+        return self.failure or "the sandbox worker died"
+
 
 def _cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.cancelled
@@ -354,10 +360,9 @@ def _check_result(check: str, event: dict[str, Any]) -> CheckResult:
     if event.get("status") in ("passed", "failed", "timeout"):
         status = event["status"]
     value = event.get("value")
-    seconds = event.get("seconds")
     return CheckResult(check, status, str(event.get("message") or ""),
                        str(event.get("output") or ""), None if value is None else str(value),
-                       float(seconds) if isinstance(seconds, (int, float)) else None)
+                       as_seconds(event.get("seconds")))
 
 
 def _host_env() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The in-sandbox fork server: started once per Sandbox, forks one limited child per execution.
 
-Runnable by file path inside the boundary (`python worker.py --scratch DIR ...`) and imports only
-the standard library. The host imports the framing and process helpers from here too, so both ends
-speak the same protocol: frames of `>II` (JSON length, blob length), then JSON, then the blob.
+One file, though past ~500 lines: it runs by path inside the boundary and imports only the stdlib.
+Started as `python worker.py --scratch DIR ...`; the host imports the framing and process helpers
+from here too, so both ends speak the same protocol: frames of `>II` (JSON length, blob length),
+then JSON, then the blob.
 
 Requests (host -> worker): {"op": "checks" | "pytest" | "exit", ...}.
 Events (worker -> host): {"ev": "ready" | "result" | "item" | "collect_error" | "done" | ...}.
@@ -11,6 +12,7 @@ The children's messages reach the worker over their own pipe; a child never sees
 
 from __future__ import annotations
 
+import abc
 import argparse
 import ast
 import builtins
@@ -50,6 +52,9 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+
+Send = Callable[[dict[str, Any]], None]  # one event from a child (or a reporter) to the server
+Target = Callable[[Send, int], None]  # what a forked child runs: (send, capture fd)
 
 
 class ProtocolError(Exception):
@@ -491,13 +496,7 @@ def run_one_check(source: str, namespace: dict[str, Any], timeout: float) -> dic
     return {"status": status, "message": message, "value": check.value}
 
 
-def _checks_target(job: dict[str, Any], start: int, send: Callable[[dict[str, Any]], None],
-                   capture_fd: int) -> None:
-    checks_child(send, capture_fd, job, start)
-
-
-def checks_child(send: Callable[[dict[str, Any]], None], capture_fd: int, job: dict[str, Any],
-                 start: int) -> None:
+def checks_child(job: dict[str, Any], start: int, send: Send, capture_fd: int) -> None:
     timeout = float(job["timeout"])
     limit = int(job["output_limit"])
     try:
@@ -552,8 +551,7 @@ def node_matches(nodeid: str, wanted: str) -> bool:
 class PytestReporter:
     """A pytest plugin: keeps the wanted items and streams one outcome per item."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], None], wanted: list[str], skip: set[str],
-                 limit: int) -> None:
+    def __init__(self, send: Send, wanted: list[str], skip: set[str], limit: int) -> None:
         self._send = send
         self._wanted = wanted
         self._skip = skip
@@ -621,8 +619,7 @@ class PytestReporter:
         return text if len(text) <= self._limit else text[: self._limit] + "\n[... truncated]"
 
 
-def pytest_child(send: Callable[[dict[str, Any]], None], capture_fd: int, job: dict[str, Any],
-                 skip: set[str]) -> None:
+def pytest_child(job: dict[str, Any], skip: set[str], send: Send, capture_fd: int) -> None:
     project = os.getcwd()
     sys.path.insert(0, project)  # as `python -m pytest` does
     import pytest
@@ -742,16 +739,17 @@ class Child:
             return  # reaped: the pid may already belong to someone else
         with contextlib.suppress(OSError):
             os.kill(self.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 2.0
-        while not self._poll_exit() and time.monotonic() < deadline:
-            time.sleep(0.001)
+        self._reap_within(2.0)
 
     def wait(self, seconds: float) -> None:
+        self._reap_within(seconds)
+        if self.status is None:
+            self.kill()
+
+    def _reap_within(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not self._poll_exit() and time.monotonic() < deadline:
             time.sleep(0.001)
-        if self.status is None:
-            self.kill()
 
     def partial_output(self, limit: int) -> str:
         return take_output(self.capture_fd, limit)
@@ -780,6 +778,228 @@ def death_message(status: int) -> tuple[str, str]:
     return "error", f"the process exited with status {code} before reporting"
 
 
+# --- runs: what one job's children mean (in the server) ---------------------------------------
+
+
+def as_seconds(value: Any) -> float | None:
+    """A duration from an untrusted event: a number, or None."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _clean_result(payload: dict[str, Any], index: int) -> dict[str, Any]:
+    """Only the expected fields, with the expected types: the child is not trusted."""
+    status = payload.get("status")
+    if status not in ("passed", "failed", "error", "timeout"):
+        status = "error"
+    value = payload.get("value")
+    return {
+        "ev": "result",
+        "index": index,
+        "status": status,
+        "message": _one_line(_str(payload.get("message", ""))),
+        "output": _str(payload.get("output", "")),
+        "value": None if value is None else _str(value)[:VALUE_LIMIT],
+        "seconds": as_seconds(payload.get("seconds")),
+    }
+
+
+def _clean_item(payload: dict[str, Any]) -> dict[str, Any]:
+    status = payload.get("status")
+    if status not in ("passed", "failed", "error", "skipped"):
+        status = "error"
+    return {
+        "ev": "item",
+        "nodeid": _str(payload.get("nodeid")),
+        "status": status,
+        "message": _str(payload.get("message", ""))[:FAILURE_TEXT_LIMIT + 40],
+        "output": _str(payload.get("output", ""))[:FAILURE_TEXT_LIMIT + 40],
+        "seconds": as_seconds(payload.get("seconds")),
+    }
+
+
+class _Run(abc.ABC):
+    """One job as `Server.drive` runs it: which child to fork next, what its events mean, and
+    whom to blame when a child hangs, hits a limit or dies without an outcome."""
+
+    def __init__(self, job: dict[str, Any], send: Send, cpu_seconds: int) -> None:
+        self.job = job
+        self.send = send
+        self.cpu_seconds = cpu_seconds
+        self.deadline = 0.0
+
+    def prepare(self, run_dir: str) -> str:
+        """The directory the children run in."""
+        return run_dir
+
+    @abc.abstractmethod
+    def next_target(self) -> Target | None:
+        """What the next child runs; None when the run is over."""
+
+    @abc.abstractmethod
+    def started(self) -> None:
+        """A child was forked: reset what is per child, set the first deadline."""
+
+    @abc.abstractmethod
+    def on_event(self, child: Child, payload: dict[str, Any]) -> bool:
+        """Handle one event of the child; True when the child is done."""
+
+    @abc.abstractmethod
+    def timeout_message(self) -> str: ...
+
+    @abc.abstractmethod
+    def on_failure(self, child: Child, status: str, message: str) -> None:
+        """The child hung, hit a limit or died: report it against what was under way."""
+
+    def after_child(self) -> None:
+        return None
+
+
+class _ChecksRun(_Run):
+    """Load the candidate and run checks from `start` on; a child that fails one is replaced by
+    a fresh one that goes on after it."""
+
+    def __init__(self, job: dict[str, Any], send: Send) -> None:
+        self.checks = job["checks"]
+        self.timeout = float(job["timeout"])
+        self.limit = int(job["output_limit"])
+        super().__init__(job, send, int(self.timeout * (len(self.checks) + 1)) + 2)
+        self.next_index = int(job.get("start", 0))
+        self.first = self.next_index
+        self.loaded = False
+        self.stopped = False  # the candidate did not compile or load: no check can run
+
+    def next_target(self) -> Target | None:
+        if self.stopped or self.next_index >= len(self.checks):
+            return None
+        return functools.partial(checks_child, self.job, self.next_index)
+
+    def started(self) -> None:
+        self.first = self.next_index
+        self.loaded = False
+        self.deadline = time.monotonic() + self.timeout + GRACE_S
+
+    def on_event(self, child: Child, payload: dict[str, Any]) -> bool:
+        ev = payload.get("ev")
+        if ev == "compile_error":
+            self.send({"ev": "compile_error", "message": _one_line(_str(payload.get("message")))})
+            self.stopped = True
+            return True
+        if ev == "load_failed":
+            self.send({"ev": "load_failed", "status": payload.get("status"),
+                       "message": _str(payload.get("message")),
+                       "output": _str(payload.get("output"))})
+            self.stopped = True
+            return True
+        if ev == "loaded":
+            self.loaded = True
+        elif ev == "result" and payload.get("index") == self.next_index:
+            self.send(_clean_result(payload, self.next_index))
+            self.next_index += 1
+        elif ev == "done":
+            child.wait(1.0)
+            return True
+        self.deadline = time.monotonic() + self.timeout + GRACE_S
+        return False
+
+    def timeout_message(self) -> str:
+        if self.loaded:
+            return f"the check did not finish within {self.timeout:g} s"
+        return f"loading the candidate took over {self.timeout:g} s"
+
+    def on_failure(self, child: Child, status: str, message: str) -> None:
+        output = child.partial_output(self.limit)
+        if not self.loaded:
+            self.send({"ev": "load_failed", "status": status, "message": message,
+                       "output": output})
+            self.stopped = True
+        elif self.next_index < len(self.checks):
+            self._blame(status, message, output)
+
+    def after_child(self) -> None:
+        if not self.stopped and self.next_index == self.first:  # "done" without a result (forged?)
+            self._blame("error", "the check produced no result", "")
+
+    def _blame(self, status: str, message: str, output: str) -> None:
+        """The check under way gets this outcome; the next child starts after it."""
+        self.send({"ev": "result", "index": self.next_index, "status": status,
+                   "message": message, "output": output, "value": None, "seconds": None})
+        self.next_index += 1
+
+
+class _PytestRun(_Run):
+    """One pytest session over the project; a test that hangs or crashes its child is reported
+    and skipped by the next child."""
+
+    MAX_CHILDREN = 1000  # one more child per hung or crashing test, bounded
+
+    def __init__(self, job: dict[str, Any], blob: bytes, send: Send) -> None:
+        super().__init__(job, send, int(job["cpu_seconds"]))
+        self.blob = blob
+        self.timeout = float(job["timeout"])
+        self.setup_timeout = float(job["setup_timeout"])
+        self.children = 0
+        self.skip: set[str] = set()
+        self.expected: set[str] | None = None
+        self.current: str | None = None
+        self.finished = False
+
+    def prepare(self, run_dir: str) -> str:
+        project = os.path.join(run_dir, "project")
+        write_files(project, self.job["files"], self.blob)
+        return project
+
+    def next_target(self) -> Target | None:
+        if self.finished or self.children >= self.MAX_CHILDREN or (
+                self.expected is not None and self.expected <= self.skip):
+            return None
+        self.children += 1
+        return functools.partial(pytest_child, self.job, set(self.skip))
+
+    def started(self) -> None:
+        self.current = None
+        self.deadline = time.monotonic() + self.setup_timeout
+
+    def on_event(self, child: Child, payload: dict[str, Any]) -> bool:
+        ev = payload.get("ev")
+        if ev == "collected" and self.expected is None:
+            self.expected = {_str(i) for i in payload.get("items", [])}
+        elif ev == "collect_error":
+            self.send({"ev": "collect_error", "nodeid": _str(payload.get("nodeid")),
+                       "message": _str(payload.get("message"))})
+        elif ev == "begin":
+            self.current = _str(payload.get("nodeid"))
+            self.deadline = time.monotonic() + self.timeout
+        elif ev == "item" and payload.get("nodeid") == self.current:
+            self.send(_clean_item(payload))
+            self.skip.add(_str(self.current))
+            self.current = None
+            self.deadline = time.monotonic() + self.setup_timeout
+        elif ev == "done":
+            output = child.partial_output(FAILURE_TEXT_LIMIT)
+            self.send({"ev": "session_done", "exit_code": payload.get("exit_code"),
+                       "output": output[-FAILURE_TEXT_LIMIT:]})
+            child.wait(2.0)
+            self.finished = True
+            return True
+        return False
+
+    def timeout_message(self) -> str:
+        if self.current:
+            return f"the test did not finish within {self.timeout:g} s"
+        return f"pytest did not start or finish within {self.setup_timeout:g} s"
+
+    def on_failure(self, child: Child, status: str, message: str) -> None:
+        if self.current is None:
+            output = child.partial_output(FAILURE_TEXT_LIMIT)
+            self.send({"ev": "session_error", "status": status, "message": message,
+                       "output": output[-4000:]})
+            self.finished = True
+        else:
+            self.send({"ev": "item", "nodeid": self.current, "status": status,
+                       "message": message, "output": "", "seconds": None})
+            self.skip.add(self.current)
+
+
 class Server:
     def __init__(self, args: argparse.Namespace, out_fd: int) -> None:
         self.out_fd = out_fd
@@ -798,8 +1018,8 @@ class Server:
 
     # -- children --
 
-    def spawn(self, target: Callable[[Callable[[dict[str, Any]], None], int], None],
-              run_dir: str, limits: dict[str, int], cpu_seconds: int) -> Child:
+    def spawn(self, target: Target, run_dir: str, limits: dict[str, int],
+              cpu_seconds: int) -> Child:
         rfd, wfd = os.pipe()
         if hasattr(os, "memfd_create"):
             capture_fd = os.memfd_create("verifix-output", os.MFD_CLOEXEC)
@@ -868,8 +1088,7 @@ class Server:
                     os.kill(-1, signal.SIGKILL)
                 time.sleep(0.001)
                 reap_children()
-                others = [p for p in _parent_map() if p not in (1, os.getpid())]
-                if not others:
+                if not self.run_processes():
                     return True
             return False
         return kill_descendants(os.getpid())
@@ -890,85 +1109,48 @@ class Server:
 
     # -- jobs --
 
-    def run_checks(self, job: dict[str, Any]) -> None:
-        checks = job["checks"]
-        timeout = float(job["timeout"])
-        limit = int(job["output_limit"])
-        cpu = int(timeout * (len(checks) + 1)) + 2
-        next_index = int(job.get("start", 0))
-        recycle = False
+    def drive(self, run: _Run) -> None:
+        """Fork the run's children one after another, each watched until it is done."""
         run_dir = self.new_run_dir()
+        recycle = False
         try:
-            while next_index < len(checks):
-                first = next_index
-                child = self.spawn(functools.partial(_checks_target, job, next_index),
-                                   run_dir, job["limits"], cpu)
-                deadline = time.monotonic() + timeout + GRACE_S
-                loaded = False
+            cwd = run.prepare(run_dir)
+            while (target := run.next_target()) is not None:
+                child = self.spawn(target, cwd, run.job["limits"], run.cpu_seconds)
+                run.started()
                 try:
                     while True:
-                        kind, payload = child.next(deadline)
+                        kind, payload = child.next(run.deadline)
                         if kind == "event":
-                            ev = payload.get("ev")
-                            if ev == "compile_error":
-                                self.send({"ev": "compile_error",
-                                           "message": _one_line(_str(payload.get("message")))})
-                                return
-                            if ev == "load_failed":
-                                self.send({"ev": "load_failed",
-                                           "status": payload.get("status"),
-                                           "message": _str(payload.get("message")),
-                                           "output": _str(payload.get("output"))})
-                                return
-                            if ev == "loaded":
-                                loaded = True
-                            elif ev == "result" and payload.get("index") == next_index:
-                                self.send(_clean_result(payload, next_index))
-                                next_index += 1
-                            elif ev == "done":
-                                child.wait(1.0)
+                            if run.on_event(child, payload):
                                 break
-                            deadline = time.monotonic() + timeout + GRACE_S
                             continue
-                        # A timeout or a death without a result: blame the check under way.
+                        # A hang, a limit or a death without an outcome: blame what was under way.
                         recycle = True
                         if kind == "timeout":
                             child.kill()
-                            status = "timeout"
-                            message = (f"the check did not finish within {timeout:g} s" if loaded
-                                       else f"loading the candidate took over {timeout:g} s")
+                            status, message = "timeout", run.timeout_message()
                         elif kind == "limit":
                             child.kill()
                             status, message = "error", str(payload)
                         else:
                             status, message = death_message(int(payload))
-                        output = child.partial_output(limit)
-                        if not loaded:
-                            self.send({"ev": "load_failed", "status": status,
-                                       "message": message, "output": output})
-                            return
-                        if next_index < len(checks):
-                            self.send({"ev": "result", "index": next_index, "status": status,
-                                       "message": message, "output": output, "value": None,
-                                       "seconds": None})
-                            next_index += 1
+                        run.on_failure(child, status, message)
                         break
                 finally:
                     child.kill()
                     child.close()
                     self.cleanup_processes()
-                if next_index == first:  # "done" without a result (forged?): never loop
-                    self.send({"ev": "result", "index": next_index, "status": "error",
-                               "message": "the check produced no result", "output": "",
-                               "value": None, "seconds": None})
-                    next_index += 1
+                run.after_child()
         finally:
             self.finish_run()
             self.send({"ev": "done", "recycle": recycle or not self.clean})
 
+    def run_checks(self, job: dict[str, Any]) -> None:
+        self.drive(_ChecksRun(job, self.send))
+
     def run_pytest(self, job: dict[str, Any], blob: bytes) -> None:
-        timeout = float(job["timeout"])
-        setup_timeout = float(job["setup_timeout"])
+        run = _PytestRun(job, blob, self.send)
         try:
             import pytest  # noqa: F401 - imported once here, so each child starts warm
         except ImportError:
@@ -978,78 +1160,8 @@ class Server:
             return
         if not self.pytest_warm:
             self.pytest_warm = True
-            self.warm_pytest_plugins(setup_timeout)  # before the run: it wipes the scratch
-        run_dir = self.new_run_dir()
-        recycle = False
-        try:
-            project = os.path.join(run_dir, "project")
-            write_files(project, job["files"], blob)
-            skip: set[str] = set()
-            expected: set[str] | None = None
-            for _ in range(1000):  # one more child per hung or crashing test, bounded
-                child = self.spawn(lambda send, cap: pytest_child(send, cap, job, set(skip)),
-                                   project, job["limits"], int(job["cpu_seconds"]))
-                deadline = time.monotonic() + setup_timeout
-                current: str | None = None
-                finished = False
-                try:
-                    while True:
-                        kind, payload = child.next(deadline)
-                        if kind == "event":
-                            ev = payload.get("ev")
-                            if ev == "collected" and expected is None:
-                                expected = {_str(i) for i in payload.get("items", [])}
-                            elif ev == "collect_error":
-                                self.send({"ev": "collect_error",
-                                           "nodeid": _str(payload.get("nodeid")),
-                                           "message": _str(payload.get("message"))})
-                            elif ev == "begin":
-                                current = _str(payload.get("nodeid"))
-                                deadline = time.monotonic() + timeout
-                            elif ev == "item" and payload.get("nodeid") == current:
-                                self.send(_clean_item(payload))
-                                skip.add(_str(current))
-                                current = None
-                                deadline = time.monotonic() + setup_timeout
-                            elif ev == "done":
-                                output = child.partial_output(FAILURE_TEXT_LIMIT)
-                                self.send({"ev": "session_done",
-                                           "exit_code": payload.get("exit_code"),
-                                           "output": output[-FAILURE_TEXT_LIMIT:]})
-                                child.wait(2.0)
-                                finished = True
-                                break
-                            continue
-                        recycle = True
-                        if kind == "timeout":
-                            child.kill()
-                            status, message = "timeout", (
-                                f"the test did not finish within {timeout:g} s" if current
-                                else f"pytest did not start or finish within {setup_timeout:g} s")
-                        elif kind == "limit":
-                            child.kill()
-                            status, message = "error", str(payload)
-                        else:
-                            status, message = death_message(int(payload))
-                        if current is None:
-                            output = child.partial_output(FAILURE_TEXT_LIMIT)
-                            self.send({"ev": "session_error", "status": status,
-                                       "message": message, "output": output[-4000:]})
-                            finished = True
-                        else:
-                            self.send({"ev": "item", "nodeid": current, "status": status,
-                                       "message": message, "output": "", "seconds": None})
-                            skip.add(current)
-                        break
-                finally:
-                    child.kill()
-                    child.close()
-                    self.cleanup_processes()
-                if finished or (expected is not None and expected <= skip):
-                    break
-        finally:
-            self.finish_run()
-            self.send({"ev": "done", "recycle": recycle or not self.clean})
+            self.warm_pytest_plugins(run.setup_timeout)  # before the run: it wipes the scratch
+        self.drive(run)
 
     def warm_pytest_plugins(self, timeout: float) -> None:
         """Import what the installed pytest plugins import, but not the plugins themselves.
@@ -1083,7 +1195,7 @@ class Server:
             return
         roots = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix)})
 
-        def discover(send: Callable[[dict[str, Any]], None], capture_fd: int) -> None:
+        def discover(send: Send, capture_fd: int) -> None:
             before = set(sys.modules)
             for name in plugins:
                 with contextlib.suppress(BaseException):
@@ -1131,39 +1243,6 @@ class Server:
                 self.send({"ev": "done", "recycle": True, "error": f"unknown op {op!r}"})
 
 
-def _clean_result(payload: dict[str, Any], index: int) -> dict[str, Any]:
-    """Only the expected fields, with the expected types: the child is not trusted."""
-    status = payload.get("status")
-    if status not in ("passed", "failed", "error", "timeout"):
-        status = "error"
-    value = payload.get("value")
-    seconds = payload.get("seconds")
-    return {
-        "ev": "result",
-        "index": index,
-        "status": status,
-        "message": _one_line(_str(payload.get("message", ""))),
-        "output": _str(payload.get("output", "")),
-        "value": None if value is None else _str(value)[:VALUE_LIMIT],
-        "seconds": float(seconds) if isinstance(seconds, (int, float)) else None,
-    }
-
-
-def _clean_item(payload: dict[str, Any]) -> dict[str, Any]:
-    status = payload.get("status")
-    if status not in ("passed", "failed", "error", "skipped"):
-        status = "error"
-    seconds = payload.get("seconds")
-    return {
-        "ev": "item",
-        "nodeid": _str(payload.get("nodeid")),
-        "status": status,
-        "message": _str(payload.get("message", ""))[:FAILURE_TEXT_LIMIT + 40],
-        "output": _str(payload.get("output", ""))[:FAILURE_TEXT_LIMIT + 40],
-        "seconds": float(seconds) if isinstance(seconds, (int, float)) else None,
-    }
-
-
 def write_files(root: str, files: list[list[Any]], blob: bytes) -> None:
     """Write [relative path, size, executable] entries whose bytes follow each other in `blob`."""
     offset = 0
@@ -1204,13 +1283,16 @@ def wipe(path: str, remove_root: bool, keep: frozenset[str] = frozenset()) -> bo
                 os.chmod(target, stat.S_IRWXU)
             func(target)
 
+    def kept(target: str) -> bool:
+        return any(k == target or k.startswith(target + "/") for k in keep)
+
     try:
         if remove_root:
             shutil.rmtree(path, onerror=unlock)
         else:
             for name in os.listdir(path):
                 target = os.path.join(path, name)
-                if any(k == target or k.startswith(target + "/") for k in keep):
+                if kept(target):
                     continue
                 if os.path.isdir(target) and not os.path.islink(target):
                     shutil.rmtree(target, onerror=unlock)
@@ -1222,8 +1304,7 @@ def wipe(path: str, remove_root: bool, keep: frozenset[str] = frozenset()) -> bo
         return False
     if remove_root:
         return not os.path.exists(path)
-    return all(os.path.join(path, n) in keep or any(
-        k.startswith(os.path.join(path, n) + "/") for k in keep) for n in os.listdir(path))
+    return all(kept(os.path.join(path, n)) for n in os.listdir(path))
 
 
 def _drop_privileges(spec: str) -> None:
