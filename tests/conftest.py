@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+# The fixtures that load the real model: a test that uses one, even through another fixture,
+# is slow. Tests that load it some other way (the CLI in a subprocess) are marked by hand.
+MODEL_FIXTURES = frozenset({"real_engine", "real_model_path"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m 'not slow'` deselects by the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def real_model_path():

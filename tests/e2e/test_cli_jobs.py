@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import verifix
 from verifix.config import Settings
 from verifix.pipeline.jobs import run_job
 from verifix.pipeline.task import compose
 
+# The repairs run the CLI, which loads the model in its own process: no fixture says so.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,11 +94,6 @@ def test_generate_verified_results_pass_unseen_tests(tmp_path, real_engine, sand
                                             f"{statuses}"
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "verifix", *args], capture_output=True,
-                          text=True, timeout=900, cwd=cwd)
-
-
 MEAN = textwrap.dedent('''
     """Summary statistics."""
 
@@ -148,8 +143,8 @@ def test_repair_makes_the_failing_test_pass_and_the_fix_holds_on_unseen_tests(tm
     baseline = sandbox.run_project_tests(tmp_path, {}, tests)
     assert [t.status for t in baseline.results] == ["passed", "failed"], baseline
 
-    out = cli("repair", "tests/test_mean.py::test_three_values", "--json", "--apply",
-              cwd=tmp_path)
+    out = verifix("repair", "tests/test_mean.py::test_three_values", "--json", "--apply",
+                  cwd=tmp_path, timeout=900)
     data = json.loads(out.stdout)
     assert (tmp_path / "tests" / "test_mean.py").read_text() == MEAN_TESTS, \
         "repair must never edit the test"
@@ -177,8 +172,8 @@ def test_repair_that_fails_leaves_the_users_files_alone(tmp_path):
     pricing = root / "inventory" / "pricing.py"
     test_file = root / "tests" / "test_pricing.py"
     before_code, before_test = pricing.read_text(), test_file.read_text()
-    out = cli("repair", "tests/test_pricing.py::test_rounding", "--json", "--apply",
-              "--set", "pipeline.repairRounds=0", cwd=root)
+    out = verifix("repair", "tests/test_pricing.py::test_rounding", "--json", "--apply",
+                  "--set", "pipeline.repairRounds=0", cwd=root, timeout=900)
     data = json.loads(out.stdout)
     assert out.returncode == {"verified": 0, "plausible": 0, "unverified": 1}.get(
         data["status"], 2), out.stderr
@@ -186,12 +181,3 @@ def test_repair_that_fails_leaves_the_users_files_alone(tmp_path):
     if data["status"] != "verified":
         assert pricing.read_text() == before_code
         assert "not applied" in data.get("applied", "not applied")
-
-
-def test_generate_on_an_unknown_function_is_one_line_and_touches_nothing(tmp_path):
-    root = make_project(tmp_path)
-    out = cli("generate", "helpers.py::no_such_thing", "--json", cwd=root)
-    assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and "no_such_thing" in out.stderr
-    assert json.loads(out.stdout)["status"] == "error"
-    assert (root / "helpers.py").read_text() == STUBS

@@ -13,6 +13,7 @@ def test_chat_template_comes_from_the_gguf(real_engine):
     text = real_engine.format_chat(ASK)
     assert "<|im_start|>user\nWrite a Python function is_even(n)" in text
     assert text.endswith("<|im_start|>assistant\n")
+    assert real_engine.thinks is False  # Qwen2.5-Coder's template has no <think> block
 
 
 def test_greedy_and_seeded_sampling_are_deterministic(real_engine):

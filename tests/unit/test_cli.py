@@ -1,18 +1,11 @@
-"""The command line as a user meets it: exit codes and one-line errors."""
+"""The command line as a user meets it: exit codes and one-line errors, before any model or
+sandbox is opened."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-
-def verifix(*args: str, env: dict[str, str] | None = None, cwd=None):
-    import os
-
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "verifix", *args], capture_output=True,
-                          text=True, timeout=300, env=full_env, cwd=cwd)
+from tests.cli.helpers import verifix
 
 
 def test_model_list_json_names_both_models():
@@ -47,24 +40,3 @@ def test_non_gguf_model_is_refused_before_llama_cpp(tmp_path):
     bogus.write_text("hello")
     out = verifix("model", "fetch", "--model", str(bogus))
     assert out.returncode == 2 and "not a GGUF model file" in out.stderr
-
-
-def test_doctor_json_on_the_real_model():
-    out = verifix("doctor", "--json")
-    report = json.loads(out.stdout)
-    checks = {c["name"]: c for c in report["checks"]}
-    assert checks["model"]["ok"] and "sha256 verified" in checks["model"]["detail"]
-    # The model generated something; how fast is the benchmarks' business (a shared machine
-    # under another model's load measured 0.3 tokens/s here).
-    assert checks["generation"]["ok"] and "tokens/s" in checks["generation"]["detail"]
-    assert checks["llama.cpp"]["gpu_offload"] in (True, False)
-    assert checks["sandbox"]["isolation"] in ("strong", "weak", "none")
-    assert out.returncode == (0 if report["ok"] else 1)
-
-
-def test_doctor_fails_with_a_remedy_when_the_model_is_missing(tmp_path):
-    out = verifix("doctor", "--json", "--model", str(tmp_path / "none.gguf"))
-    assert out.returncode == 1
-    report = json.loads(out.stdout)
-    model = next(c for c in report["checks"] if c["name"] == "model")
-    assert not model["ok"] and "not found" in model["detail"] and model["remedy"]

@@ -299,10 +299,15 @@ export class Verifix implements vscode.Disposable {
     }
   }
 
-  private notRunning(): void {
-    const why = this.failure ? `${this.failure.message}. ${this.failure.remedy}`
-      : 'the server is not running (yet)';
-    void vscode.window.showWarningMessage(`verifix: ${why}`);
+  /** The running client for a user's command; without one, a warning that says why. */
+  private clientOrWarn(): ClientLike | undefined {
+    const client = this.running();
+    if (!client) {
+      const why = this.failure ? `${this.failure.message}. ${this.failure.remedy}`
+        : 'the server is not running (yet)';
+      void vscode.window.showWarningMessage(`verifix: ${why}`);
+    }
+    return client;
   }
 
   /** Palette Generate / Repair: the server's code action at the cursor. */
@@ -313,9 +318,8 @@ export class Verifix implements vscode.Disposable {
         'verifix: put the cursor in a Python function (or a test) first');
       return undefined;
     }
-    const client = this.running();
+    const client = this.clientOrWarn();
     if (!client) {
-      this.notRunning();
       return undefined;
     }
     const doc = editor.document;
@@ -342,9 +346,8 @@ export class Verifix implements vscode.Disposable {
   /** A user-started job: a cancellable notification fed by verifix/jobUpdate. Cancelling it
    * cancels the request ($/cancelRequest), which stops the job on the server. */
   async runJob(command: string, args: unknown[]): Promise<P.JobOutcome | undefined> {
-    const client = this.running();
+    const client = this.clientOrWarn();
     if (!client) {
-      this.notRunning();
       return undefined;
     }
     const qualname = qualnameOfArgs(args) ?? '';
@@ -389,9 +392,8 @@ export class Verifix implements vscode.Disposable {
   }
 
   async cancel(): Promise<string[]> {
-    const client = this.running();
+    const client = this.clientOrWarn();
     if (!client) {
-      this.notRunning();
       return [];
     }
     const active = [...this.jobs.active.values()];

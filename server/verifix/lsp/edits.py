@@ -21,7 +21,6 @@ class EditRefused(Exception):
 @dataclass
 class Planned:
     edit: types.WorkspaceEdit
-    version: int | None
     label: str
 
 
@@ -106,4 +105,4 @@ def plan_edit(doc: TextDocument, current: str, version: int | None, original_fn_
         change_annotations={ANNOTATION_ID: types.ChangeAnnotation(
             label=label, needs_confirmation=confirm, description=evidence_text(result))},
     )
-    return Planned(edit, version, label)
+    return Planned(edit, label)

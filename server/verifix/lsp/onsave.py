@@ -1,6 +1,7 @@
 """On save: run the related project tests in the sandbox (debounced; a newer save cancels the
-older run), publish failing tests as diagnostics, repair them in the background, and watch
-the project for changes made outside the editor (git checkout, another editor)."""
+older run), publish failing tests as diagnostics, repair them in the background (their verified
+fixes go to the fix store), and watch the project for changes made outside the editor (git
+checkout, another editor)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from verifix.cancel import CancelToken
 from verifix import code as pycode
+from verifix.cancel import CancelToken
 from verifix.lsp import positions
 from verifix.lsp import protocol as P
-
-if TYPE_CHECKING:
-    from verifix.lsp.server import VerifixServer
+from verifix.lsp.commands import JobCommands
+from verifix.lsp.context import Context
+from verifix.lsp.fixes import Fixes
+from verifix.lsp.status import Status
+from verifix.sandbox import TestReport, TestResult
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +29,32 @@ DEBOUNCE_S = 0.3  # a burst of saves (save-all, formatters) is one test run
 FAILING = ("failed", "error", "timeout")
 
 
-def is_test_file(path: Path) -> bool:
-    return path.suffix == ".py" and (path.name.startswith("test_") or
-                                     path.name.endswith("_test.py"))
-
-
-def node_id(root: Path, path: Path, qualname: str) -> str:
-    rel = path.resolve().relative_to(root.resolve()).as_posix()
-    return f"{rel}::" + qualname.replace(".", "::")
-
-
 class OnSave:
-    def __init__(self, ls: VerifixServer) -> None:
-        self.ls = ls
+    def __init__(self, ctx: Context, status: Status, jobs: JobCommands, fixes: Fixes) -> None:
+        self.ctx = ctx
+        self.status = status
+        self.jobs = jobs
+        self.fixes = fixes
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verifix-tests")
         self._pending: set[Path] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._current: CancelToken | None = None
-        self.published: dict[str, list[types.Diagnostic]] = {}
-        self.failing: dict[str, tuple[Path, str]] = {}  # node id -> (test file, qualname)
-        self.repairing: set[str] = set()  # node ids with a background repair under way
+        self._published: dict[str, list[types.Diagnostic]] = {}
+        self._failing: dict[str, tuple[Path, str]] = {}  # node id -> (test file, qualname)
+        self._repairing: set[str] = set()  # node ids with a background repair under way
         self._stop: asyncio.Event | None = None
         self._watch_task: asyncio.Future | None = None
 
+    def register(self) -> None:
+        self.ctx.feature(types.TEXT_DOCUMENT_DID_SAVE, self.did_save)
+
     # -- triggers ------------------------------------------------------------------------
+    def did_save(self, params: types.DidSaveTextDocumentParams) -> None:
+        self.saved(params.text_document.uri)
+
     def saved(self, uri: str) -> None:
         path = to_fs_path(uri)
-        if path is None or not path.endswith(".py") or not self.ls.settings.onSave:
+        if path is None or not path.endswith(".py") or not self.ctx.settings.onSave:
             return
         self._pending.add(Path(path))
         if self._current is not None:
@@ -80,10 +81,10 @@ class OnSave:
             except (OSError, UnicodeDecodeError, ValueError):
                 continue
             functions = pycode.list_functions(text)
-            if is_test_file(path):
+            if pycode.is_test_file(path):
                 for fn in functions:
                     if fn.is_test:
-                        out[node_id(root, path, fn.qualname)] = (path, fn.qualname)
+                        out[pycode.node_id(root, path, fn.qualname)] = (path, fn.qualname)
                 continue
             for fn in functions:
                 if fn.is_test:
@@ -91,18 +92,19 @@ class OnSave:
                 for ref in pycode.find_tests(root, fn.name, path):
                     out[ref.node_id] = (Path(ref.path), ref.qualname)
         # Tests shown as failing are run again, so fixed ones lose their diagnostic.
-        out.update(self.failing)
+        out.update(self._failing)
         return out
 
-    def _test(self, root: Path, paths: set[Path], cancel: CancelToken) -> Any:
+    def _test(self, root: Path, paths: set[Path], cancel: CancelToken,
+              ) -> tuple[dict[str, tuple[Path, str]], TestReport | None]:
         related = self._related(root, paths)
         if not related or cancel.cancelled:
             return related, None
-        report = self.ls.sandbox().run_project_tests(root, {}, sorted(related), cancel=cancel)
+        report = self.ctx.sandbox().run_project_tests(root, {}, sorted(related), cancel=cancel)
         return related, report
 
     async def _run(self, paths: set[Path]) -> None:
-        root = self.ls.project_root(next(iter(paths)))
+        root = self.ctx.project_root(next(iter(paths)))
         cancel = CancelToken()
         self._current = cancel
         loop = asyncio.get_running_loop()
@@ -111,7 +113,7 @@ class OnSave:
                                                          cancel)
         except Exception as exc:  # e.g. no sandbox: say it once, keep serving
             log.warning("on-save tests failed: %s", exc)
-            self.ls.show(f"could not run the tests on save: {exc}", types.MessageType.Warning)
+            self.ctx.show(f"could not run the tests on save: {exc}", types.MessageType.Warning)
             return
         finally:
             if self._current is cancel:
@@ -119,45 +121,40 @@ class OnSave:
         if report is None or cancel.cancelled:
             return
         results = {r.node_id: r for r in report.results}
-        fixes_before = set(self.ls.fixes)
+        fixes_dropped = False
         touched_files = {str(p) for p, _q in related.values()}
-        for nid, (path, _q) in list(self.failing.items()):
+        for nid, (path, _q) in list(self._failing.items()):
             if str(path) in touched_files and nid not in results:
-                self.failing.pop(nid)
+                self._failing.pop(nid)
         for nid, (path, qualname) in related.items():
             r = results.get(nid)
             if r is None or r.status == "cancelled":
                 continue
             if r.status in FAILING:
-                self.failing[nid] = (path, qualname)
+                self._failing[nid] = (path, qualname)
             else:
-                self.failing.pop(nid, None)
+                self._failing.pop(nid, None)
                 uri = from_fs_path(str(path)) or ""
-                self.ls.fixes = {k: f for k, f in self.ls.fixes.items()
-                                 if (f.test_uri, f.test_qualname) != (uri, qualname)}
+                fixes_dropped |= self.fixes.forget_test(uri, qualname)
         self._publish(touched_files, results)
-        if set(self.ls.fixes) != fixes_before:
-            self.ls.notify_status()  # a fix whose test passes now is gone
-        for nid, (path, qualname) in list(self.failing.items())[:2]:
-            if nid not in self.repairing and not self._has_fix(path, qualname):
+        if fixes_dropped:
+            self.status.notify()  # a fix whose test passes now is gone
+        for nid, (path, qualname) in list(self._failing.items())[:2]:
+            uri = from_fs_path(str(path)) or ""
+            if nid not in self._repairing and self.fixes.for_test(uri, qualname) is None:
                 asyncio.ensure_future(self._repair(nid, path, qualname))
 
-    def _has_fix(self, path: Path, qualname: str) -> bool:
-        uri = from_fs_path(str(path))
-        return any((f.test_uri, f.test_qualname) == (uri, qualname)
-                   for f in self.ls.fixes.values())
-
     async def _repair(self, nid: str, path: Path, qualname: str) -> None:
-        self.repairing.add(nid)
+        self._repairing.add(nid)
         try:
-            await self.ls.run_job("repair", from_fs_path(str(path)) or "", qualname,
-                                  background=True)
+            await self.jobs.run("repair", from_fs_path(str(path)) or "", qualname,
+                                background=True)
         finally:
-            self.repairing.discard(nid)
+            self._repairing.discard(nid)
 
-    def _publish(self, files: set[str], results: dict[str, Any]) -> None:
+    def _publish(self, files: set[str], results: dict[str, TestResult]) -> None:
         by_file: dict[str, list[types.Diagnostic]] = {f: [] for f in files}
-        for nid, (path, qualname) in self.failing.items():
+        for nid, (path, qualname) in self._failing.items():
             if str(path) not in by_file:
                 continue
             r = results.get(nid)
@@ -167,16 +164,16 @@ class OnSave:
                 by_file[str(path)].append(diag)
         for file, diags in by_file.items():
             uri = from_fs_path(file) or ""
-            if not diags and not self.published.get(uri):
+            if not diags and not self._published.get(uri):
                 continue
-            self.published[uri] = diags
-            self.ls.text_document_publish_diagnostics(
+            self._published[uri] = diags
+            self.ctx.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
 
     def _diagnostic(self, path: Path, qualname: str, nid: str, status: str,
                     message: str) -> types.Diagnostic | None:
         uri = from_fs_path(str(path)) or ""
-        doc = self.ls.workspace.get_text_document(uri)
+        doc = self.ctx.server.workspace.get_text_document(uri)
         try:
             source = doc.source
         except OSError:
@@ -191,11 +188,11 @@ class OnSave:
             message=f"{qualname} {status}: {message}" if message else f"{qualname} {status}",
             severity=types.DiagnosticSeverity.Error, source=P.DIAGNOSTIC_SOURCE,
             code=P.DIAGNOSTIC_CODE_TEST_FAILED,
-            data={"nodeId": nid, "testQualname": qualname})
+            data={P.DIAGNOSTIC_DATA_NODE_ID: nid, P.DIAGNOSTIC_DATA_TEST: qualname})
 
     # -- outside changes ---------------------------------------------------------------
     def start_watching(self) -> None:
-        root = self.ls.store.root
+        root = self.ctx.store.root
         if root is None or not root.is_dir():
             return
         self._stop = asyncio.Event()
@@ -215,7 +212,7 @@ class OnSave:
 
     def _outside(self, path: Path) -> None:
         uri = from_fs_path(str(path)) or ""
-        doc = self.ls.workspace.text_documents.get(uri)
+        doc = self.ctx.server.workspace.text_documents.get(uri)
         if doc is not None:
             try:
                 if path.read_text(encoding="utf-8") == doc.source:

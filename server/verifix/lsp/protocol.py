@@ -39,6 +39,9 @@ JOB_UPDATE_NOTIFICATION = "verifix/jobUpdate"
 CONFIG_SECTION = "verifix"  # workspace/configuration section and didChangeConfiguration key
 DIAGNOSTIC_SOURCE = "verifix"
 DIAGNOSTIC_CODE_TEST_FAILED = "test-failed"
+# Keys of a test-failed diagnostic's `data`; clients send it back in textDocument/codeAction.
+DIAGNOSTIC_DATA_NODE_ID = "nodeId"  # the pytest node id
+DIAGNOSTIC_DATA_TEST = "testQualname"  # the test function, e.g. "test_add" or "TestX.test_y"
 ANNOTATION_ID = "verifix"
 
 TITLE_GENERATE = "Generate verified implementation"

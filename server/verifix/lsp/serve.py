@@ -1,10 +1,20 @@
 """`verifix serve`: stdio by default; --tcp on a loopback address only (whoever connects can
-make the server run code, sandboxed or not: reach a remote machine through an SSH tunnel)."""
+make the server run code, sandboxed or not: reach a remote machine through an SSH tunnel).
+Over --tcp, one process, one model and one job queue serve every editor window."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import socket
+
+from pygls.io_ import run_async
+
+from verifix.lsp.context import Shared
+from verifix.lsp.server import VerifixServer
+
+log = logging.getLogger(__name__)
 
 
 def parse_tcp(value: str) -> tuple[str, int]:
@@ -25,7 +35,31 @@ def parse_tcp(value: str) -> tuple[str, int]:
 
 
 def run(tcp: tuple[str, int] | None) -> int:
-    from verifix.lsp.server import serve
-
-    serve(tcp)
+    logging.basicConfig(level=logging.WARNING, format="verifix: %(message)s")  # stderr only
+    if tcp is None:
+        VerifixServer().start_io()
+        return 0
+    try:
+        asyncio.run(_serve_tcp(*tcp))
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+async def _serve_tcp(host: str, port: int) -> None:
+    """A VerifixServer per editor window, all sharing one Shared."""
+    shared = Shared(process_wide=True)
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server = VerifixServer(shared)
+        stop = server.attach(writer)
+        try:
+            await run_async(stop_event=stop, reader=reader, protocol=server.protocol, logger=log,
+                            error_handler=server.report_server_error)
+        finally:
+            server.close_connection()
+
+    listener = await asyncio.start_server(connection, host, port)
+    log.warning("listening on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
+    async with listener:
+        await listener.serve_forever()

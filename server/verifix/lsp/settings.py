@@ -15,6 +15,11 @@ from verifix.lsp.protocol import CONFIG_SECTION
 ENGINE_KEYS = ("model", "backend", "url", "gpuLayers", "contextSize", "threads", "seed")
 
 
+def engine_key(settings: Settings) -> tuple[Any, ...]:
+    """What the loaded model depends on: equal keys, same model."""
+    return tuple(getattr(settings, k) for k in ENGINE_KEYS)
+
+
 def section_of(value: Any) -> dict[str, Any]:
     """The verifix table from an options object: {"verifix": {...}} or the table itself."""
     if not isinstance(value, Mapping):
@@ -24,6 +29,8 @@ def section_of(value: Any) -> dict[str, Any]:
 
 
 class SettingsStore:
+    """The editor's layers of settings and the Settings they make; the project root."""
+
     def __init__(self) -> None:
         self.root: Path | None = None
         self.init_layer: dict[str, Any] = {}

@@ -15,6 +15,10 @@ local function notify(msg, level)
   vim.notify('verifix: ' .. msg, level or vim.log.levels.INFO, { title = 'verifix' })
 end
 
+local function message_of(err)
+  return err.message or vim.inspect(err)
+end
+
 --- The verifix client of `bufnr`, else any verifix client (for :VerifixCancel/:VerifixStatus).
 function M.client(bufnr, any)
   local clients = vim.lsp.get_clients({ bufnr = bufnr, name = config.name })
@@ -60,7 +64,7 @@ local function actions_at_cursor(client, bufnr, callback)
   params.context = { diagnostics = diagnostics_at(client, bufnr, row), triggerKind = 1 }
   request(client, 'textDocument/codeAction', params, function(err, result)
     if err then
-      notify('code actions failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      notify('code actions failed: ' .. message_of(err), vim.log.levels.ERROR)
       return
     end
     callback(result or {})
@@ -98,7 +102,7 @@ function M.report(client_id, label, err, outcome)
     if err.code == REQUEST_CANCELLED then
       notify(label .. ': cancelled')
     else
-      notify(label .. ': ' .. (err.message or vim.inspect(err)), levels.ERROR)
+      notify(label .. ': ' .. message_of(err), levels.ERROR)
     end
     return
   end
@@ -150,8 +154,10 @@ local function target_args(bufnr, qualname)
   return { { uri = vim.uri_from_bufnr(bufnr), qualname = qualname } }
 end
 
---- :VerifixGenerate [QUALNAME]: the function under the cursor, or the one named.
-function M.generate(opts)
+--- Runs `command` on `opts.qualname`, else on the server's code action for it at the cursor.
+--- `first`: a command run instead when the cursor offers it; `nothing`: the warning when the
+--- cursor offers neither.
+local function start_job(kind, command, opts, nothing, first)
   opts = opts or {}
   local bufnr = vim.api.nvim_get_current_buf()
   local client = M.client(bufnr)
@@ -159,53 +165,41 @@ function M.generate(opts)
     return no_client(bufnr)
   end
   if opts.qualname and opts.qualname ~= '' then
-    local cmd = { command = GENERATE, arguments = target_args(bufnr, opts.qualname) }
-    return M.run(client, bufnr, cmd, 'generate ' .. opts.qualname)
+    local cmd = { command = command, arguments = target_args(bufnr, opts.qualname) }
+    return M.run(client, bufnr, cmd, kind .. ' ' .. opts.qualname)
   end
   actions_at_cursor(client, bufnr, function(actions)
+    local offered = {}
     for _, action in ipairs(actions) do
       local cmd = command_of(action)
-      if cmd and cmd.command == GENERATE then
-        local args = cmd.arguments and cmd.arguments[1] or {}
-        return M.run(client, bufnr, cmd, 'generate ' .. (args.qualname or '?'))
+      if cmd and not offered[cmd.command] then
+        offered[cmd.command] = cmd
       end
     end
-    notify('no function under the cursor', vim.log.levels.WARN)
+    if first and offered[first.command] then
+      return M.run(client, bufnr, offered[first.command], first.label)
+    end
+    local cmd = offered[command]
+    if cmd then
+      local args = cmd.arguments and cmd.arguments[1] or {}
+      return M.run(client, bufnr, cmd, kind .. ' ' .. (args.qualname or '?'))
+    end
+    notify(nothing, vim.log.levels.WARN)
   end)
+end
+
+--- :VerifixGenerate [QUALNAME]: the function under the cursor, or the one named.
+function M.generate(opts)
+  return start_job('generate', GENERATE, opts, 'no function under the cursor')
 end
 
 --- :VerifixRepair[!] [TEST]: the test under the cursor or on a verifix diagnostic.
 --- A verified fix already found on save is applied instead, unless `force` (!).
 function M.repair(opts)
   opts = opts or {}
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
-    return no_client(bufnr)
-  end
-  if opts.qualname and opts.qualname ~= '' then
-    local cmd = { command = REPAIR, arguments = target_args(bufnr, opts.qualname) }
-    return M.run(client, bufnr, cmd, 'repair ' .. opts.qualname)
-  end
-  actions_at_cursor(client, bufnr, function(actions)
-    local fix, repair
-    for _, action in ipairs(actions) do
-      local cmd = command_of(action)
-      if cmd and cmd.command == APPLY_FIX and not fix then
-        fix = cmd
-      elseif cmd and cmd.command == REPAIR and not repair then
-        repair = cmd
-      end
-    end
-    if fix and not opts.force then
-      return M.run(client, bufnr, fix, 'apply verified fix')
-    end
-    if repair then
-      local args = repair.arguments and repair.arguments[1] or {}
-      return M.run(client, bufnr, repair, 'repair ' .. (args.qualname or '?'))
-    end
-    notify('no test function or verifix diagnostic under the cursor', vim.log.levels.WARN)
-  end)
+  local fix = not opts.force and { command = APPLY_FIX, label = 'apply verified fix' } or nil
+  local nothing = 'no test function or verifix diagnostic under the cursor'
+  return start_job('repair', REPAIR, opts, nothing, fix)
 end
 
 --- :VerifixCancel [JOB_ID]: this editor's jobs (a shared server's other windows keep theirs).
@@ -230,7 +224,7 @@ function M.cancel(opts)
       arguments = { { jobId = job_id } },
     }, function(err)
       if err then
-        notify('cancel failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        notify('cancel failed: ' .. message_of(err), vim.log.levels.ERROR)
       end
     end)
   end
@@ -292,7 +286,7 @@ function M.status(callback)
   end
   request(client, 'workspace/executeCommand', { command = STATUS }, function(err, st)
     if err then
-      notify('status failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      notify('status failed: ' .. message_of(err), vim.log.levels.ERROR)
       return
     end
     st = state.on_status(nil, st or {}, { client_id = client.id })

@@ -80,30 +80,31 @@ function M.python()
   return python and vim.fs.normalize(python) or 'python3' -- normalize expands ~
 end
 
+local function process_cmd()
+  return M.options.cmd or { M.python(), '-m', 'verifix', 'serve' }
+end
+
 --- The server command: a process (stdio) or a connection to a shared server.
 function M.cmd()
-  local opts = M.options
-  if opts.tcp then
-    local host, port, err = M.parse_tcp(opts.tcp)
+  local tcp = M.options.tcp
+  if tcp then
+    local host, port, err = M.parse_tcp(tcp)
     if err then
       error('verifix: ' .. err)
     end
     return vim.lsp.rpc.connect(host, port)
   end
-  if opts.cmd then
-    return opts.cmd
-  end
-  return { M.python(), '-m', 'verifix', 'serve' }
+  return process_cmd()
 end
 
 --- Human-readable form of the command, for messages and :checkhealth.
 function M.describe_cmd()
-  local opts = M.options
-  if opts.tcp then
-    local host, port = M.parse_tcp(opts.tcp)
+  local tcp = M.options.tcp
+  if tcp then
+    local host, port = M.parse_tcp(tcp)
     return ('shared server at %s:%s'):format(host, port)
   end
-  return table.concat(opts.cmd or { M.python(), '-m', 'verifix', 'serve' }, ' ')
+  return table.concat(process_cmd(), ' ')
 end
 
 ---@param handlers table<string, function>

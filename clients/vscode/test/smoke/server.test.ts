@@ -20,6 +20,7 @@ import { Jobs, ProgressStep } from '../../src/jobs';
 import * as P from '../../src/protocol';
 import { ConfigurationLike, ServerSettings, serverKeys } from '../../src/settings';
 import { connect } from '../../src/tcp';
+import { freePort } from '../fake/loopback';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..'); // clients/vscode
 const PYTHON = process.env.VERIFIX_PYTHON_FOR_TESTS || path.resolve(ROOT, '..', '..', '.venv',
@@ -218,14 +219,23 @@ function project(name: string, engine: object): { root: string; env: NodeJS.Proc
   return { root, env: { ...process.env, [P.TEST_ENGINE_ENV]: spec } };
 }
 
-function stdioSession(root: string, env: NodeJS.ProcessEnv, user: Record<string, unknown> = {}): Session {
+/** Runs `body` against a server of its own; the server's stderr is shown when `body` fails. */
+async function withStdioSession(root: string, env: NodeJS.ProcessEnv, user: Record<string, unknown>,
+  body: (s: Session) => Promise<void>): Promise<void> {
   // The command line languageClient.ts gives vscode-languageclient.
   const proc = spawn(PYTHON, ['-m', 'verifix', 'serve'], { cwd: root, env, stdio: 'pipe' });
   const connection = createMessageConnection(new StreamMessageReader(proc.stdout),
     new StreamMessageWriter(proc.stdin));
-  const session = new Session(connection, proc, new ServerSettings(serverKeys(packageJson)), user);
-  proc.stderr.on('data', (d: Buffer) => { session.stderr += d.toString(); });
-  return session;
+  const s = new Session(connection, proc, new ServerSettings(serverKeys(packageJson)), user);
+  proc.stderr.on('data', (d: Buffer) => { s.stderr += d.toString(); });
+  try {
+    await body(s);
+  } catch (err) {
+    console.error(s.stderr);
+    throw err;
+  } finally {
+    await s.close();
+  }
 }
 
 async function generate(s: Session, uri: string, steps: ProgressStep[], token = new CancellationTokenSource().token):
@@ -257,8 +267,7 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
 
   test('initialize, code actions, a verified job with progress, its annotated edit', async () => {
     const { root, env } = project('generate', script([GOOD, GOOD_2]));
-    const s = stdioSession(root, env, { 'pipeline.timeBudget': 120 });
-    try {
+    await withStdioSession(root, env, { 'pipeline.timeBudget': 120 }, async (s) => {
       const init = await s.initialize(root);
       const provider = init.capabilities.executeCommandProvider as { commands: string[] };
       assert.deepEqual([...provider.commands].sort(), [...P.COMMANDS].sort());
@@ -316,19 +325,13 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
         { settings: { [P.CONFIG_SECTION]: { pipeline: { timeBudget: 150 } } } });
       await waitFor('new settings', () => s.statuses.slice(seen).some((st) =>
         (st.settings as { pipeline: { timeBudget: number } }).pipeline.timeBudget === 150), 10000);
-    } catch (err) {
-      console.error(s.stderr);
-      throw err;
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('cancelling the request ($/cancelRequest) stops the job', async () => {
     const slow = `${GOOD} ${' pad'.repeat(400)}`;
     const { root, env } = project('cancel', script([slow, slow], 0.05));
-    const s = stdioSession(root, env);
-    try {
+    await withStdioSession(root, env, {}, async (s) => {
       await s.initialize(root);
       await s.ready();
       const uri = s.open(path.join(root, 'mod.py'), STUB);
@@ -347,22 +350,12 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
       }
       await waitFor('the cancelled job update', () => s.updates.some((u) => u.state === 'cancelled'), 10000);
       assert.deepEqual(s.edits, []);
-    } catch (err) {
-      console.error(s.stderr);
-      throw err;
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('a shared server over TCP (verifix serve --tcp)', async () => {
     const { root, env } = project('tcp', script([GOOD, GOOD_2]));
-    const port = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as net.AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const proc = spawn(PYTHON, ['-m', 'verifix', 'serve', '--tcp', `127.0.0.1:${port}`],
       { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

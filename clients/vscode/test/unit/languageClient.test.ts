@@ -10,6 +10,7 @@ import type { ConfigurationParams, StreamInfo } from 'vscode-languageclient/node
 import { ClientOptions } from '../../src/controller';
 import * as extension from '../../src/extension';
 import { SERVER_ARGS, clientOptions, createLanguageClient, serverOptions } from '../../src/languageClient';
+import { withListener } from '../fake/loopback';
 import { fake, window } from '../fake/vscode';
 
 const packageJSON: unknown = JSON.parse(fs.readFileSync(
@@ -32,18 +33,13 @@ suite('languageClient', () => {
   });
 
   test('or connects to the shared server', async () => {
-    const server = net.createServer((s) => s.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    try {
+    await withListener(async (port) => {
       const make = serverOptions({ kind: 'tcp', address: { host: '127.0.0.1', port } });
       assert.equal(typeof make, 'function');
       const stream = await (make as () => Promise<StreamInfo>)();
       assert.equal(stream.reader, stream.writer);
       (stream.reader as net.Socket).destroy();
-    } finally {
-      server.close();
-    }
+    });
   });
 
   test('client options: Python files, our settings object, server commands through the job UI', async () => {

@@ -2,7 +2,6 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe as suite, test } from 'node:test';
@@ -13,6 +12,7 @@ import {
   CLIENT_ONLY, ConfigurationLike, ServerSettings, contributedKeys, nest, serverKeys,
 } from '../../src/settings';
 import { connect, formatTcp, parseTcp } from '../../src/tcp';
+import { freePort, withListener } from '../fake/loopback';
 
 const packageJson: unknown = JSON.parse(fs.readFileSync(
   path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
@@ -69,23 +69,15 @@ suite('tcp', () => {
   });
 
   test('connects to a listening server', async () => {
-    const server = net.createServer((s) => s.end());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    try {
+    await withListener(async (port) => {
       const socket = await connect({ host: '127.0.0.1', port });
       assert.equal(socket.remotePort, port);
       socket.destroy();
-    } finally {
-      server.close();
-    }
+    });
   });
 
   test('says how to start the shared server when nothing listens', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise((r) => server.close(r));
+    const port = await freePort();
     await assert.rejects(connect({ host: '127.0.0.1', port }),
       new RegExp(`ECONNREFUSED.*verifix serve --tcp 127\\.0\\.0\\.1:${port}`));
   });

@@ -6,11 +6,11 @@ These are all caught before the model loads, so they run fast (the sandbox is re
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli.helpers import verifix
 
 MODULE = '''"""A module."""
 
@@ -34,11 +34,6 @@ def test_double():
 '''
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "verifix", *args, "--json"], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\nversion = '0'\n")
@@ -60,7 +55,7 @@ def project(tmp_path: Path) -> Path:
 def test_bad_target_is_one_line_and_exit_2(project: Path, args: tuple[str, ...],
                                            reason: str) -> None:
     before = (project / "pkg" / "mod.py").read_text()
-    out = run(*args, cwd=project)
+    out = verifix(*args, "--json", cwd=project)
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and reason in out.stderr, out.stderr
     assert json.loads(out.stdout)["status"] == "error"
@@ -69,7 +64,7 @@ def test_bad_target_is_one_line_and_exit_2(project: Path, args: tuple[str, ...],
 
 def test_repair_of_a_test_that_already_passes(project: Path) -> None:
     (project / "pkg" / "mod.py").write_text(MODULE.replace("    ...\n", "    return 2 * x\n"))
-    out = run("repair", "tests/test_mod.py::test_double", cwd=project)
+    out = verifix("repair", "tests/test_mod.py::test_double", "--json", cwd=project)
     assert out.returncode == 2
     assert "already passes; nothing to repair" in out.stderr and out.stderr.count("\n") == 1
 
@@ -78,7 +73,7 @@ def test_repair_when_the_test_file_does_not_import(project: Path) -> None:
     test_file = project / "tests" / "test_mod.py"
     test_file.write_text(TESTS.replace("from pkg.mod import double", "from pkg.nope import double"))
     before = test_file.read_text()
-    out = run("repair", "tests/test_mod.py::test_double", cwd=project)
+    out = verifix("repair", "tests/test_mod.py::test_double", "--json", cwd=project)
     assert out.returncode == 2
     assert "does not run" in out.stderr and out.stderr.count("\n") == 1, out.stderr
     assert test_file.read_text() == before
