@@ -27,9 +27,51 @@ def modules():
 
 
 def test_only_lsp_imports_pygls_and_lsprotocol():
+    # The LSP latency benchmark is an editor-side client of the server, not a server layer.
+    client = ("bench", "lsp_latency.py")
     bad = [(parts, sorted(i for i in names if i.split(".")[0] in ("pygls", "lsprotocol")))
-           for parts, names in modules() if parts[0] != "lsp"]
+           for parts, names in modules() if parts[0] != "lsp" and parts != client]
     assert [b for b in bad if b[1]] == []
+
+
+def module_graph() -> dict[str, set[str]]:
+    """verifix module -> the verifix modules it imports (type-only imports included)."""
+    names = {".".join(("verifix", *p.relative_to(PACKAGE).with_suffix("").parts))
+             .removesuffix(".__init__") for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        me = ".".join(("verifix", *path.relative_to(PACKAGE).with_suffix("").parts))
+        me = me.removesuffix(".__init__")
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                # `from verifix.code import parsing` imports the module verifix.code.parsing.
+                subs = {f"{node.module}.{a.name}" for a in node.names}
+                targets |= (subs & names) or {node.module}
+        graph[me] = {t for t in targets if t in names and t != me}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = module_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
 
 
 def test_lower_layers_do_not_import_upper_ones():
