@@ -265,3 +265,24 @@ def test_ablations_switch_stages_off(sandbox, flag):
     assert not any(marker in p for p in engine.prompts)
     if flag == "generatedChecks":
         assert result.status == "plausible"  # no inputs: agreement cannot be shown
+
+
+def test_a_thinking_model_thinks_within_the_budget_then_answers(sandbox):
+    # The model would think for 500 words; the budget closes its block after 40 tokens and the
+    # answer (the code) follows, so a thinking model works within maxTokens.
+    answers = responder([GOOD, GOOD_2])
+
+    def thinker(prompt: str) -> str:
+        if prompt.endswith("</think>\n\n"):
+            return answers(prompt)
+        return "<think>" + " hmm" * 500  # never done thinking by itself
+
+    engine = ScriptedEngine(thinker, thinks=True)
+    result = run(engine, sandbox, thinkingBudget=40, maxTokens=200)
+    assert result.status == "verified" and "return x * 2" in result.code
+    closed = [p for p in engine.prompts if p.endswith("</think>\n\n")]
+    assert len(closed) == 3  # the probe, the inputs and the confirming sample
+    assert all(p.count(" hmm") <= 40 for p in closed)
+    # Without the budget the thinking uses up maxTokens and no code arrives.
+    engine = ScriptedEngine(thinker, thinks=True)
+    assert run(engine, sandbox, thinkingBudget=0, maxTokens=200).status == "error"

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from verifix.engine.base import CancelToken
 from verifix.pipeline.candidates import Candidate
 from verifix.pipeline.task import Cancelled, Task, compose
+from verifix.sandbox.base import Runner
+from verifix.sandbox.reports import CheckResult
 
 MAX_FAILURE_CHARS = 600
 
 
 class Verifier:
-    def __init__(self, task: Task, sandbox: Any, cancel: CancelToken | None) -> None:
+    def __init__(self, task: Task, sandbox: Runner, cancel: CancelToken | None) -> None:
         self.task = task
         self.sandbox = sandbox
         self.cancel = cancel
@@ -49,11 +50,11 @@ class Verifier:
             )
             self.runs += 1
             self._raise_if_cancelled()
-            for result in treport.results:
-                if result.status == "passed":
+            for test in treport.results:
+                if test.status == "passed":
                     passed += 1
                 else:
-                    failures.append(f"{result.node_id} {result.status}:\n{_cap(result.message)}")
+                    failures.append(f"{test.node_id} {test.status}:\n{_cap(test.message)}")
         cand.trusted_passed, cand.trusted_total = passed, task.trusted_total
         cand.failures = failures
         return cand
@@ -96,7 +97,7 @@ class Verifier:
         return out
 
 
-def _describe(check: str, result: Any) -> str:
+def _describe(check: str, result: CheckResult) -> str:
     got = f" (got {result.value})" if result.value is not None and result.status == "failed" else ""
     message = (result.message or result.status).strip()
     return _cap(f"{check}\n  -> {result.status}: {message}{got}")
