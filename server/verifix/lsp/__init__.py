@@ -11,5 +11,6 @@ state and imports only what it uses (no two modules import each other):
   actions.py        code actions and hover
 Below them: model.py (the resident model), queue.py (the job queue), fixes.py (verified fixes
 waiting to be applied), edits.py, positions.py, settings.py, protocol.py (every custom name),
-testhook.py; serve.py starts it over stdio or TCP.
+testhook.py; serve.py starts it over stdio or TCP; latency_client.py is the editor side of
+`verifix bench lsp`.
 """
