@@ -32,6 +32,8 @@ def _common_flags() -> argparse.ArgumentParser:
     g.add_argument("--gpu-layers", type=int, dest="gpuLayers", help="-1: all")
     g.add_argument("--ctx", type=int, dest="contextSize", help="context size in tokens")
     g.add_argument("--threads", type=int, help="CPU threads (0: auto)")
+    g.add_argument("--python", help="the Python that runs the project's tests (default: the "
+                   "project's venv)")
     g.add_argument(
         "--set",
         action="append",
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_settings(args: argparse.Namespace) -> config.Settings:
     flat: dict[str, Any] = {}
-    for key in ("model", "backend", "url", "gpuLayers", "contextSize", "threads"):
+    for key in ("model", "backend", "url", "gpuLayers", "contextSize", "threads", "python"):
         value = getattr(args, key, None)
         if value is not None:
             flat[key] = value
@@ -199,7 +201,8 @@ def _progress_printer(name: str) -> models.Progress:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from verifix.doctor import run_doctor
 
-    report = run_doctor(load_settings(args), generate=not args.no_generate)
+    report = run_doctor(load_settings(args), generate=not args.no_generate,
+                        cwd=(args.project or Path.cwd()).resolve())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -270,7 +273,7 @@ def run_cli_job(kind: str, target: str, settings: config.Settings, *, as_json: b
             # The target is read (and a failing test confirmed) before the model loads, so bad
             # input fails fast.
             try:
-                task, src = prepare(kind, target, sandbox)
+                task, src = prepare(kind, target, sandbox, python=settings.python)
             except TaskError as exc:
                 return _report(error_result(target, str(exc)), as_json)
             try:

@@ -55,6 +55,10 @@ class PipelineSettings:
     generatedChecks: bool = True  # model-proposed inputs for agreement (ablation switch)
     repair: bool = False  # repair from failure traces when nothing passes (generate only)
     repairRounds: int = attrs.field(default=2, validator=_range(0, 10))
+    # Repair of a failing test writes both kinds of first candidates: fixes of the code as it is
+    # and implementations written afresh (`verifix bench repair` measures each kind).
+    repairFixes: bool = True
+    repairRewrites: bool = True
     # Extra plain samples while no candidate passes the trusted checks.
     resample: int = attrs.field(default=4, validator=_range(0, 64))
     timeBudget: float = attrs.field(default=300.0, validator=_range(1.0))  # seconds per job
@@ -79,6 +83,8 @@ class Settings:
     contextSize: int = attrs.field(default=8192, validator=_range(512, 131072))
     threads: int = attrs.field(default=0, validator=_range(0, 512))  # 0: physical cores
     seed: int = 0
+    # The interpreter that runs the project's tests ("": the project's venv, see project_python).
+    python: str = ""
     onSave: bool = True
     confirmEdits: bool = True  # needsConfirmation on applied edits
     pipeline: PipelineSettings = attrs.Factory(PipelineSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from verifix import models, prompt
@@ -45,7 +46,32 @@ def check_sandbox(settings: Settings) -> dict[str, Any]:
                   isolation="none")
 
 
-def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
+def check_project_python(settings: Settings, cwd: Path) -> dict[str, Any]:
+    """Which interpreter runs the tests of the project around `cwd`, and whether pytest runs."""
+    from verifix.pipeline.targets import PROJECT_MARKERS, project_root_of
+    from verifix.project_python import choose
+    from verifix.sandbox.interpreter import InterpreterError, probe
+
+    if not any((d / m).exists() for d in (cwd, *cwd.parents) for m in PROJECT_MARKERS):
+        return _check("tests", True, "not in a project (run verifix doctor in one to see which "
+                      "Python runs its tests)")
+    root = project_root_of(cwd / "_")
+    try:
+        chosen = choose(settings.python, root)
+        interpreter = probe(chosen.path)
+    except InterpreterError as exc:
+        return _check("tests", False, str(exc), 'set python, e.g. [tool.verifix] python = '
+                      '".venv/bin/python"')
+    where = f"{interpreter.path} (from {chosen.why}), Python {interpreter.version}"
+    if interpreter.pytest is None:
+        return _check("tests", False, f"{where}: pytest does not import there",
+                      f"{interpreter.path} -m pip install pytest", python=interpreter.path)
+    return _check("tests", True, f"{where}, pytest {interpreter.pytest}",
+                  python=interpreter.path, pytest=interpreter.pytest)
+
+
+def run_doctor(settings: Settings, generate: bool = True,
+               cwd: Path | None = None) -> dict[str, Any]:
     checks: list[dict[str, Any]] = []
     model_check, _path = check_model(settings)
     checks.append(model_check)
@@ -106,4 +132,5 @@ def run_doctor(settings: Settings, generate: bool = True) -> dict[str, Any]:
         if engine is not None:
             engine.close()
     checks.append(check_sandbox(settings))
+    checks.append(check_project_python(settings, cwd or Path.cwd()))
     return {"ok": all(c["ok"] for c in checks), "checks": checks, **facts}

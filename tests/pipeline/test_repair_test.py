@@ -3,6 +3,7 @@ test is the oracle, the tests that passed before guard, and the result says whic
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import threading
 
@@ -60,7 +61,8 @@ def responder(fixes, rewrites=()):
 
 
 def repair(project, sandbox, engine, cancel=None, events=lambda _e: None, **settings):
-    task, _src = repair_task(f"{project}/test_stats.py::test_three_values", sandbox)
+    task, _src = repair_task(f"{project}/test_stats.py::test_three_values", sandbox,
+                              python=sys.executable)
     return RepairTest(task, engine, sandbox, PipelineSettings(**settings), 0, events,
                       cancel).run()
 
@@ -132,4 +134,4 @@ def test_the_time_budget_ends_the_repair_with_the_best_so_far(project, sandbox):
 
 def test_a_test_that_already_passes_is_refused(project, sandbox):
     with pytest.raises(TaskError, match="already passes; nothing to repair"):
-        repair_task(f"{project}/test_stats.py::test_empty", sandbox)
+        repair_task(f"{project}/test_stats.py::test_empty", sandbox, python=sys.executable)

@@ -184,7 +184,7 @@ def slow():
     deadline = time.monotonic() + 10
     while not host_processes_with(mark) and time.monotonic() < deadline:
         time.sleep(0.02)
-    worker = sb._worker
+    worker = sb._workers[None]
     assert worker is not None and host_processes_with(mark)
     sb.close()
     thread.join(10)
@@ -204,9 +204,10 @@ def _is_zombie_or_stranger(pid: int) -> bool:
 
 def test_worker_stays_warm_across_clean_runs(sandbox: Sandbox) -> None:
     sandbox.run_checks(CODE, ["f(1)"])
-    worker = sandbox._worker
+    worker = sandbox._workers[None]
     assert worker is not None
     runs = worker.runs
     for _ in range(3):
         assert sandbox.run_checks(CODE, ["assert f(1) == 2"]).passed
-    assert sandbox._worker is worker and worker.runs == runs + 3  # not recycled: nothing leaked
+    # not recycled: nothing leaked
+    assert sandbox._workers[None] is worker and worker.runs == runs + 3

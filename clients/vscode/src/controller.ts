@@ -76,6 +76,9 @@ export class Verifix implements vscode.Disposable {
   private connection = '';
   private source: Found['source'] | undefined;
   private settings = new ServerSettings([]);
+  /** The Python extension's interpreter: the project's tests run with it unless verifix.python
+   * names another. */
+  private projectPython: string | undefined;
   private readonly statusItem: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
   private lifecycle: Promise<void> = Promise.resolve();
@@ -103,7 +106,12 @@ export class Verifix implements vscode.Disposable {
     const python = this.deps.onPythonInterpreterChange?.(() => {
       if (this.source === 'Python extension' || this.phase === 'failed') {
         void this.restart();
+        return;
       }
+      void this.refreshProjectPython().then(() => {
+        void this.running()?.sendNotification('workspace/didChangeConfiguration',
+          { settings: { [P.CONFIG_SECTION]: this.section() } });
+      });
     });
     if (python) {
       this.disposables.push(python);
@@ -139,7 +147,16 @@ export class Verifix implements vscode.Disposable {
   }
 
   private section(): Record<string, unknown> {
-    return this.settings.section(this.config());
+    const section = this.settings.section(this.config());
+    if (section.python === undefined && this.projectPython) {
+      section.python = this.projectPython;
+    }
+    return section;
+  }
+
+  private async refreshProjectPython(): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    this.projectPython = await this.deps.pythonExtension(folder?.uri);
   }
 
   private async resolve(): Promise<ServerSpec | Problem> {
@@ -184,6 +201,7 @@ export class Verifix implements vscode.Disposable {
     }
     this.log.appendLine(`verifix: starting with ${this.connection}`);
     this.settings = new ServerSettings(this.keys); // a new server has no settings yet
+    await this.refreshProjectPython();
     const client = this.deps.createClient(spec, {
       initializationOptions: () => this.section(),
       configuration: () => this.section(),

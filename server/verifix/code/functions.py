@@ -4,6 +4,7 @@ and the examples in a function's docstring."""
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 from dataclasses import dataclass, field, replace
@@ -137,6 +138,20 @@ def header_colon(fn: tree_sitter.Node) -> tree_sitter.Node | None:
     return colon
 
 
+@functools.lru_cache(maxsize=64)
+def _testcase_classes(source: str) -> frozenset[str]:
+    """Classes deriving from a unittest TestCase: pytest collects them whatever their name."""
+    return frozenset(re.findall(r"^[ \t]*class[ \t]+(\w+)[ \t]*\([^)]*TestCase\b", source,
+                                re.MULTILINE))
+
+
+def _is_test(name: str, scopes: list[tuple[str, str]], source: str) -> bool:
+    """A function or method pytest collects as a test (with its default naming rules)."""
+    return name.startswith("test") and all(
+        kind == "class" and (cls.startswith("Test") or cls in _testcase_classes(source))
+        for kind, cls in scopes)
+
+
 def _build_info(mod: ParsedModule, fn: tree_sitter.Node, outer: tree_sitter.Node,
                 scopes: list[tuple[str, str]]) -> FunctionInfo | None:
     name_node = fn.child_by_field_name("name")
@@ -175,8 +190,7 @@ def _build_info(mod: ParsedModule, fn: tree_sitter.Node, outer: tree_sitter.Node
         statements = [c for c in statements if c.start_byte > doc_range[0]]
     is_stub = len(statements) == 0 or (len(statements) == 1
                                        and _is_stub_statement(mod, statements[0]))
-    is_test = name.startswith("test") and all(
-        kind == "class" and cls.startswith("Test") for kind, cls in scopes)
+    is_test = _is_test(name, scopes, mod.source)
     end_line = mod.line_of(max(start, end - 1))
     return FunctionInfo(
         name=name, qualname=qualname, class_name=class_name, is_async=is_async,
@@ -270,8 +284,7 @@ def _fallback(mod: ParsedModule, known: set[int]) -> list[FunctionInfo]:
         scopes = _scopes_by_indent(mod, first, len(indent.expandtabs()))
         qual = ".".join([s[1] for s in scopes] + [info.name])
         class_name = scopes[-1][1] if scopes and scopes[-1][0] == "class" else None
-        is_test = info.name.startswith("test") and all(
-            k == "class" and n.startswith("Test") for k, n in scopes)
+        is_test = _is_test(info.name, scopes, mod.source)
         found.append(replace(info, qualname=qual, class_name=class_name, scopes=scopes,
                              is_test=is_test, has_error=False))
         known.add(def_start)

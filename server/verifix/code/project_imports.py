@@ -4,12 +4,14 @@ them (resolve_import), and the names a test calls that are its code under test."
 from __future__ import annotations
 
 import ast
+import configparser
 import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import tomllib
 import tree_sitter
 
 from verifix.code.functions import FunctionInfo, find_function
@@ -98,10 +100,39 @@ def _search_roots(project_root: Path, test_file: Path) -> list[Path]:
     d = test_file.parent
     while (d / "__init__.py").exists() and d != d.parent:  # pytest's "basedir" (rootdir-less)
         d = d.parent
-    for r in (d, test_file.parent, project_root, project_root / "src"):
+    configured = [project_root / entry for entry in pytest_pythonpath(project_root)]
+    for r in (d, test_file.parent, *configured, project_root, project_root / "src"):
         if r.is_dir() and r not in roots:
             roots.append(r)
     return roots
+
+
+def pytest_pythonpath(project_root: Path) -> list[str]:
+    """The `pythonpath` entries of the project's pytest configuration, in pytest's order of
+    files: pytest.ini, pyproject.toml, tox.ini, setup.cfg (the first that configures pytest)."""
+    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None),
+                          ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        path = project_root / name
+        text = read_text(path) if path.is_file() else None
+        if text is None:
+            continue
+        if section is None:
+            try:
+                options = tomllib.loads(text).get("tool", {}).get("pytest", {})
+            except tomllib.TOMLDecodeError:
+                continue
+            if "ini_options" not in options:
+                continue
+            value = options["ini_options"].get("pythonpath", [])
+            return [value] if isinstance(value, str) else [str(v) for v in value]
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+        except configparser.Error:
+            continue
+        if parser.has_section(section):
+            return parser.get(section, "pythonpath", fallback="").split()
+    return []
 
 
 def _module_file(roots: list[Path], module: str, test_file: Path) -> Path | None:

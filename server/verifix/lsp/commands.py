@@ -25,6 +25,7 @@ from verifix.lsp.status import Status
 from verifix.pipeline.events import Event
 from verifix.pipeline.jobs import error_result, execute, prepare
 from verifix.pipeline.result import Result
+from verifix.pipeline.targets import project_python
 from verifix.pipeline.task import Task, TaskError, from_source
 
 log = logging.getLogger(__name__)
@@ -183,8 +184,11 @@ class JobCommands:
                 if job.kind == "generate":
                     assert source is not None
                     task = from_source(source, job.qualname, file=str(path), project_root=root)
+                    if task.project_tests:
+                        task.python = project_python(ctx.settings.python, root)
                 else:
-                    task, _src = prepare("repair", job.target, sandbox, job.cancel, root)
+                    task, _src = prepare("repair", job.target, sandbox, job.cancel, root,
+                                         ctx.settings.python)
                 if job.cancel.cancelled:
                     raise Cancelled
                 return execute(job.kind, task, ctx.settings, engine, sandbox,

@@ -21,6 +21,7 @@ from verifix.lsp.commands import JobCommands
 from verifix.lsp.context import Context
 from verifix.lsp.fixes import Fixes
 from verifix.lsp.status import Status
+from verifix.project_python import project_interpreter
 from verifix.sandbox import TestReport, TestResult
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class OnSave:
         related = self._related(root, paths)
         if not related or cancel.cancelled:
             return related, None
-        report = self.ctx.sandbox().run_project_tests(root, {}, sorted(related), cancel=cancel)
+        python = project_interpreter(self.ctx.settings.python, root)
+        report = self.ctx.sandbox().run_project_tests(root, {}, sorted(related), cancel=cancel,
+                                                      python=python)
         return related, report
 
     async def _run(self, paths: set[Path]) -> None:

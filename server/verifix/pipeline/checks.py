@@ -46,7 +46,7 @@ class Verifier:
         if task.project_tests and task.project_root is not None and task.module_relpath:
             treport = self.sandbox.run_project_tests(
                 task.project_root, {task.module_relpath: program}, task.project_tests,
-                cancel=self.cancel,
+                cancel=self.cancel, python=task.python,
             )
             self.runs += 1
             self._raise_if_cancelled()

@@ -20,11 +20,12 @@ from verifix.sandbox.base import Runner
 
 
 def prepare(kind: str, target: str, sandbox: Runner, cancel: CancelToken | None = None,
-            root: Path | None = None) -> tuple[Task, SourceFile]:
-    """Read the target into a Task (no model needed); bad input raises TaskError (one line)."""
+            root: Path | None = None, python: str = "") -> tuple[Task, SourceFile]:
+    """Read the target into a Task (no model needed); bad input raises TaskError (one line).
+    `python`: the python setting (the interpreter for the project's tests)."""
     if kind == "generate":
-        return generate_task(target, root)
-    return repair_task(target, sandbox, cancel, root)
+        return generate_task(target, root, python)
+    return repair_task(target, sandbox, cancel, root, python)
 
 
 def execute(kind: str, task: Task, settings: Settings, engine: Engine, sandbox: Runner,
@@ -38,7 +39,7 @@ def run_job(kind: str, target: str, settings: Settings, engine: Engine, sandbox:
             root: Path | None = None) -> tuple[Result, Task | None, SourceFile | None]:
     """Build the task and run it; bad input becomes an `error` Result, never an exception."""
     try:
-        task, src = prepare(kind, target, sandbox, cancel, root)
+        task, src = prepare(kind, target, sandbox, cancel, root, settings.python)
     except TaskError as exc:
         return error_result(target, str(exc)), None, None
     return execute(kind, task, settings, engine, sandbox, events, cancel), task, src

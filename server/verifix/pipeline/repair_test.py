@@ -34,11 +34,12 @@ class RepairTest(Run):
                     k = r * 10 + i * 3 + j
                     temperature = 0.0 if k == 0 else s.temperature
                     perspective = repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)]
-                    yield ("repair" if r else "candidates"), partial(
-                        self.gen.repair, "repair_test", perspective,
-                        seed=self.sample_seed(k), parent=parent, temperature=temperature,
-                        **self.failure_values(parent))
-                    if r == 0:
+                    if r or s.repairFixes:
+                        yield ("repair" if r else "candidates"), partial(
+                            self.gen.repair, "repair_test", perspective,
+                            seed=self.sample_seed(k), parent=parent, temperature=temperature,
+                            **self.failure_values(parent))
+                    if r == 0 and (s.repairRewrites or not s.repairFixes):
                         yield "candidates", partial(
                             self.gen.rewrite, "rewrite_test", seed=self.sample_seed(500 + k),
                             temperature=temperature,

@@ -13,7 +13,9 @@ from verifix import code as pycode
 from verifix.cancel import CancelToken
 from verifix.pipeline.result import Result
 from verifix.pipeline.task import Task, TaskError, compose, from_source
+from verifix.project_python import project_interpreter
 from verifix.sandbox.base import Runner
+from verifix.sandbox.interpreter import Interpreter, InterpreterError
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -55,7 +57,16 @@ class SourceFile:
         return cls(path, text, hashlib.sha256(data).hexdigest())
 
 
-def generate_task(target: str, root: Path | None = None) -> tuple[Task, SourceFile]:
+def project_python(setting: str, root: Path) -> Interpreter:
+    """The project's own interpreter for its tests; TaskError (one line) when it cannot run them."""
+    try:
+        return project_interpreter(setting, root)
+    except InterpreterError as exc:
+        raise TaskError(str(exc)) from None
+
+
+def generate_task(target: str, root: Path | None = None,
+                  python: str = "") -> tuple[Task, SourceFile]:
     path, qualname = split_target(target)
     src = SourceFile.read(path)
     root = root or project_root_of(path)
@@ -64,25 +75,30 @@ def generate_task(target: str, root: Path | None = None) -> tuple[Task, SourceFi
         if _names_something_else(src.text, qualname):
             raise TaskError(f"{qualname!r} in {path} is not a function")
         raise TaskError(f"no function named {qualname!r} in {path}")
-    return from_source(src.text, qualname, file=str(path), project_root=root), src
+    task = from_source(src.text, qualname, file=str(path), project_root=root)
+    if task.project_tests:
+        task.python = project_python(python, root)
+    return task, src
 
 
 def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
-                root: Path | None = None) -> tuple[Task, SourceFile]:
+                root: Path | None = None, python: str = "") -> tuple[Task, SourceFile]:
     """The Task for a failing test; TaskError when the test does not run, already passes, or
     exercises no function of the project."""
     test_path, test_name = split_target(target)
+    test_name, bracket, params = test_name.partition("[")  # a parametrised case: test_x[1-2]
     test_src = SourceFile.read(test_path)
     root = root or project_root_of(test_path)
     test_fn = pycode.find_function(test_src.text, test_name)
     if test_fn is None:
         raise TaskError(f"no test named {test_name!r} in {test_path}")
     tests = [f for f in pycode.list_functions(test_src.text) if f.is_test]
-    oracle = pycode.node_id(root, test_path, test_fn.qualname)
+    oracle = pycode.node_id(root, test_path, test_fn.qualname) + bracket + params
     node_ids = [pycode.node_id(root, test_path, f.qualname) for f in tests]
     if oracle not in node_ids:
         node_ids.append(oracle)
-    baseline = sandbox.run_project_tests(root, {}, node_ids, cancel=cancel)
+    interpreter = project_python(python, root)
+    baseline = sandbox.run_project_tests(root, {}, node_ids, cancel=cancel, python=interpreter)
     outcome = {r.node_id: r for r in baseline.results}
     target_result = outcome.get(oracle)
     if target_result is None or target_result.status == "error" and not any(
@@ -108,6 +124,7 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task = from_source(module_src.text, qualname, file=str(module_path), project_root=root,
                        with_tests=False)
     task.project_tests = [oracle, *guards]
+    task.python = interpreter
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
     task.test_code = test_fn.text

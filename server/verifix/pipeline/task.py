@@ -13,6 +13,7 @@ from pathlib import Path
 
 from verifix import code as pycode
 from verifix.cancel import Cancelled  # noqa: F401  (re-exported)
+from verifix.sandbox.interpreter import Interpreter
 
 
 class TaskError(ValueError):
@@ -32,6 +33,7 @@ class Task:
     project_tests: list[str] = field(default_factory=list)  # pytest node ids (trusted)
     project_root: Path | None = None
     module_relpath: str | None = None  # the module's path relative to project_root
+    python: Interpreter | None = None  # runs project_tests (None: verifix's own)
     file: str | None = None
     # For "repair failing test": the test that must pass and what it printed when it failed.
     oracle_test: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from verifix.cancel import CancelToken
+from verifix.sandbox.interpreter import Interpreter
 from verifix.sandbox.reports import CheckReport, IsolationLevel, TestReport
 
 
@@ -23,8 +24,10 @@ class Runner(Protocol):
 
     def run_project_tests(self, project_root: str | os.PathLike[str],
                           replacements: Mapping[str, str], node_ids: Sequence[str],
-                          cancel: CancelToken | None = None) -> TestReport:
-        """Run pytest node ids against a copy of the project with `replacements` written."""
+                          cancel: CancelToken | None = None,
+                          python: Interpreter | None = None) -> TestReport:
+        """Run pytest node ids against a copy of the project with `replacements` written,
+        with the project's interpreter (None: verifix's own)."""
         ...
 
     def close(self) -> None: ...

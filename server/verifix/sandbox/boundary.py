@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,7 +73,7 @@ def _home() -> str | None:
 
 
 def python_roots() -> list[str]:
-    """The interpreter's prefixes and the venv, outermost first, without duplicates."""
+    """verifix's own interpreter's prefixes and the venv, outermost first, without duplicates."""
     paths: set[str] = set()
     for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
         if prefix:
@@ -84,9 +85,15 @@ def python_roots() -> list[str]:
     real = os.path.realpath(sys.executable)
     if not any(real.startswith(p + os.sep) for p in paths):
         paths.add(os.path.dirname(real))
+    return mount_roots(paths)
+
+
+def mount_roots(paths: Iterable[str]) -> list[str]:
+    """Directories to bind read-only, outermost first: none under /usr (bound whole), none
+    inside another, and never one that holds $HOME."""
     home = _home()
     roots: list[str] = []
-    for path in sorted(paths, key=len):
+    for path in sorted(set(paths), key=len):
         if path == "/" or any(path == r or path.startswith(r + os.sep) for r in roots):
             continue
         if home and (home == path or home.startswith(path + os.sep)):
@@ -96,6 +103,17 @@ def python_roots() -> list[str]:
         if os.path.isdir(path) and not _under_usr(path):
             roots.append(path)
     return roots
+
+
+_NEVER_PLACED = ("/usr", "/proc", "/dev", "/sys", "/etc", "/bin", "/sbin", "/lib", "/lib64")
+
+
+def can_place_project(root: str) -> bool:
+    """Whether the project's copy may sit at the project's own path inside the boundary (so
+    editable installs and absolute paths in its configuration find it)."""
+    root = os.path.abspath(root)
+    return (root not in ("/", "/tmp", INSIDE_SCRATCH)
+            and not any(root == p or root.startswith(p + os.sep) for p in _NEVER_PLACED))
 
 
 def _under_usr(path: str) -> bool:
@@ -108,8 +126,12 @@ def _parents(path: str) -> list[str]:
 
 
 def bwrap_argv(bwrap: str, *, as_root: bool, scratch_mb: int, tmp_mb: int,
-               worker: Path = WORKER_FILE) -> list[str]:
-    """The bwrap command line up to (not including) the program to run inside."""
+               worker: Path = WORKER_FILE, roots: list[str] | None = None,
+               project_at: str | None = None) -> list[str]:
+    """The bwrap command line up to (not including) the program to run inside.
+
+    `roots`: the interpreter's directories (default: verifix's own); `project_at`: an empty
+    tmpfs at the project's own path, for the worker to write the project's copy into."""
     features = bwrap_features(bwrap)
     argv = [bwrap]
     if as_root:
@@ -143,15 +165,6 @@ def bwrap_argv(bwrap: str, *, as_root: bool, scratch_mb: int, tmp_mb: int,
             argv += ["--size", str(size_mb << 20)]
         argv += ["--tmpfs", path]
 
-    argv += ["--ro-bind", "/usr", "/usr"]
-    for link in _SYSTEM_LINKS:
-        if os.path.islink(link):
-            argv += ["--symlink", os.readlink(link), link]
-        elif os.path.isdir(link):
-            argv += ["--ro-bind", link, link]
-    if os.path.isfile("/etc/ld.so.cache"):
-        argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-
     made: set[str] = {"/tmp", INSIDE_SCRATCH}  # tmpfs mounts: never chmod them to 0755
 
     def mkdirs(path: str) -> list[str]:
@@ -163,15 +176,37 @@ def bwrap_argv(bwrap: str, *, as_root: bool, scratch_mb: int, tmp_mb: int,
                 out += (["--perms", "0755"] if "--perms" in features else []) + ["--dir", parent]
         return out
 
-    for root in python_roots():
+    if project_at is not None:
+        made.add(project_at)
+        argv += mkdirs(project_at)
+        if "--perms" in features:
+            argv += ["--perms", "1777"]
+        if "--size" in features:
+            argv += ["--size", str(scratch_mb << 20)]
+        argv += ["--tmpfs", project_at]
+
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for link in _SYSTEM_LINKS:
+        if os.path.islink(link):
+            argv += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            argv += ["--ro-bind", link, link]
+    if os.path.isfile("/etc/ld.so.cache"):
+        argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+
+    # After the project's tmpfs: a venv inside the project is bound on top of it.
+    for root in python_roots() if roots is None else roots:
         argv += mkdirs(root) + ["--ro-bind", root, root]
     argv += mkdirs(INSIDE_WORKER) + ["--ro-bind", str(worker), INSIDE_WORKER]
     argv += ["--chdir", INSIDE_SCRATCH, "--remount-ro", "/"]
     return argv
 
 
-def worker_args(*, strong: bool, as_root: bool, nproc_base: int) -> list[str]:
+def worker_args(*, strong: bool, as_root: bool, nproc_base: int,
+                project_at: str | None = None) -> list[str]:
     args = ["--nproc-base", str(nproc_base)]
+    if project_at is not None:
+        args += ["--project-at", project_at]
     if strong:
         args += ["--scratch", INSIDE_SCRATCH, "--pidns", "--wipe-tmp"]
         if as_root:
@@ -181,9 +216,9 @@ def worker_args(*, strong: bool, as_root: bool, nproc_base: int) -> list[str]:
     return args
 
 
-def python_argv() -> list[str]:
+def python_argv(executable: str | None = None) -> list[str]:
     # -s: no user site (it lives under $HOME); -B: no .pyc writes.
-    return [sys.executable, "-s", "-B"]
+    return [executable or sys.executable, "-s", "-B"]
 
 
 def _sysctl(name: str) -> str | None:

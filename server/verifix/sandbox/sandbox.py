@@ -23,6 +23,7 @@ from verifix.cancel import CancelToken
 from verifix.sandbox import boundary
 from verifix.sandbox.client import WorkerDied, WorkerProcess
 from verifix.sandbox.errors import SandboxError, SandboxUnavailable
+from verifix.sandbox.interpreter import Interpreter
 from verifix.sandbox.limits import Limits
 from verifix.sandbox.project import (
     ProjectTooLarge,
@@ -42,6 +43,7 @@ from verifix.sandbox.reports import (
 )
 from verifix.sandbox.worker import GRACE_S, as_seconds, count_processes_of, wipe
 
+MAX_PROJECT_WORKERS = 3  # warm project workers kept (an editor may have several projects open)
 RECYCLE_AFTER_RUNS = 200  # a fresh worker now and then: no slow build-up of anything
 HOST_SLACK_S = 5.0  # the host's backstop fires this long after the worker's own deadlines
 
@@ -74,8 +76,9 @@ class Sandbox:
             _log.warning("sandbox isolation is WEAK (rlimits only, no boundary): %s%s",
                          probe.reason, f"; to fix: {probe.remedy}" if probe.remedy else "")
         self._lock = threading.Lock()
-        self._worker: WorkerProcess | None = None
-        self._scratch: str | None = None
+        # One worker for checks (key None) and one per project interpreter and root.
+        self._workers: dict[_Key, WorkerProcess] = {}
+        self._scratches: dict[_Key, str] = {}  # weak isolation: a scratch dir per worker
         self._closed = False
         _open_sandboxes.add(self)
 
@@ -92,65 +95,73 @@ class Sandbox:
         self.close()
 
     def start(self) -> None:
-        """Start the worker now instead of on the first call."""
+        """Start the checks worker now instead of on the first call."""
         with self._lock:
-            self._ensure_worker()
+            self._ensure_worker(None)
 
     def close(self) -> None:
-        """Kill the worker and everything it started; remove the scratch directory."""
+        """Kill the workers and everything they started; remove the scratch directories."""
         self._closed = True
-        worker = self._worker
-        if worker is not None:
+        for worker in list(self._workers.values()):
             worker.kill()  # at once, also when another thread is inside a call
         with self._lock:
-            self._discard_worker()
-            if self._scratch is not None:
-                wipe(self._scratch, remove_root=True)
-                self._scratch = None
+            for key in list(self._workers):
+                self._discard_worker(key)
         _open_sandboxes.discard(self)
 
-    def _spawn(self) -> WorkerProcess:
+    def _spawn(self, key: _Key) -> WorkerProcess:
+        python = key[0] if key else None
         as_root = self.probe.drop_root
-        strong = self._isolation == "strong"
-        if strong:
+        if self._isolation == "strong":
             assert self.probe.bwrap is not None
             nproc_base = count_processes_of(boundary.NOBODY) if as_root else 0
             if not as_root and _kernel_before(5, 14):
                 # Older kernels count RLIMIT_NPROC per uid across user namespaces.
                 nproc_base = count_processes_of(os.getuid())
+            project_at = key[2] if key else None
             argv = boundary.bwrap_argv(self.probe.bwrap, as_root=as_root,
                                        scratch_mb=self.limits.scratch_mb,
-                                       tmp_mb=self.limits.tmp_mb)
-            argv += [*boundary.python_argv(), boundary.INSIDE_WORKER,
-                     *boundary.worker_args(strong=True, as_root=as_root, nproc_base=nproc_base)]
+                                       tmp_mb=self.limits.tmp_mb,
+                                       roots=list(key[1]) if key else None,
+                                       project_at=project_at)
+            argv += [*boundary.python_argv(python), boundary.INSIDE_WORKER,
+                     *boundary.worker_args(strong=True, as_root=as_root, nproc_base=nproc_base,
+                                           project_at=project_at)]
             return WorkerProcess(argv, env=_host_env(), cwd="/", in_pid_namespace=True)
-        if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="verifix-sandbox-")
-        argv = [*boundary.python_argv(), str(boundary.WORKER_FILE), "--scratch", self._scratch,
+        scratch = self._scratches.get(key)
+        if scratch is None:
+            scratch = self._scratches[key] = tempfile.mkdtemp(prefix="verifix-sandbox-")
+        argv = [*boundary.python_argv(python), str(boundary.WORKER_FILE), "--scratch", scratch,
                 *boundary.worker_args(strong=False, as_root=False, nproc_base=0)]
-        env = _host_env() | {"HOME": self._scratch, "TMPDIR": self._scratch,
+        env = _host_env() | {"HOME": scratch, "TMPDIR": scratch,
                              "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-        return WorkerProcess(argv, env=env, cwd=self._scratch, in_pid_namespace=False)
+        return WorkerProcess(argv, env=env, cwd=scratch, in_pid_namespace=False)
 
     def _check_open(self) -> None:
         if self._closed:
             raise SandboxError("the sandbox is closed")
 
-    def _ensure_worker(self) -> WorkerProcess:
+    def _ensure_worker(self, key: _Key) -> WorkerProcess:
         self._check_open()
-        worker = self._worker
+        worker = self._workers.get(key)
         if worker is not None and (not worker.alive or worker.runs >= RECYCLE_AFTER_RUNS):
-            self._discard_worker()
+            self._discard_worker(key)
             worker = None
         if worker is None:
-            worker = self._spawn()
-            self._worker = worker
+            project_workers = [k for k in self._workers if k is not None]
+            if key is not None and len(project_workers) >= MAX_PROJECT_WORKERS:
+                self._discard_worker(project_workers[0])  # the oldest project's
+            worker = self._spawn(key)
+            self._workers[key] = worker
         return worker
 
-    def _discard_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
+    def _discard_worker(self, key: _Key) -> None:
+        worker = self._workers.pop(key, None)
+        if worker is not None:
+            worker.close()
+        scratch = self._scratches.pop(key, None)
+        if scratch is not None:  # a dead worker may have left a run behind: start afresh
+            wipe(scratch, remove_root=True)
 
     # -- checks --
 
@@ -214,8 +225,10 @@ class Sandbox:
 
     def run_project_tests(self, project_root: str | os.PathLike[str],
                           replacements: Mapping[str, str], node_ids: Sequence[str],
-                          cancel: CancelToken | None = None) -> TestReport:
-        """Run pytest node ids against a throwaway copy of the project with files replaced."""
+                          cancel: CancelToken | None = None,
+                          python: Interpreter | None = None) -> TestReport:
+        """Run pytest node ids against a throwaway copy of the project with files replaced,
+        with the project's interpreter (`python`; default: verifix's own)."""
         self._check_open()
         started = time.monotonic()
         requested = [normalize_node_id(n) for n in node_ids]
@@ -248,8 +261,9 @@ class Sandbox:
                                       + self.limits.timeout_s * (len(requested) * 20 + 10))}
             budget = self.limits.setup_timeout_s * 3 + self.limits.timeout_s * (
                 len(requested) * 20 + 10)
+            key = self._project_key(Path(project_root), python)
             with self._lock:
-                outcome = self._run_job(job, copy.blob, budget, cancel)
+                outcome = self._run_job(job, copy.blob, budget, cancel, key)
             for event in outcome.events:
                 ev = event.get("ev")
                 if ev == "item":
@@ -284,17 +298,26 @@ class Sandbox:
             results.append(result)
         return report(results, session_error, session_output)
 
+    def _project_key(self, root: Path, python: Interpreter | None) -> _Key:
+        root_text = os.path.abspath(root)
+        place = root_text if self._isolation == "strong" and boundary.can_place_project(
+            root_text) else None
+        if python is None:
+            return ("", tuple(boundary.python_roots()), place)
+        return (python.path, tuple(boundary.mount_roots(python.mounts(project=root_text))),
+                place)
+
     # -- one job on the worker --
 
     def _run_job(self, job: dict[str, Any], blob: bytes, budget_s: float,
-                 cancel: CancelToken | None) -> _JobOutcome:
+                 cancel: CancelToken | None, key: _Key = None) -> _JobOutcome:
         """Send one job and gather its events until "done"; never raises for a broken worker."""
         outcome = _JobOutcome()
         if _cancelled(cancel):
             outcome.cancelled = True
             return outcome
         try:
-            worker = self._ensure_worker()
+            worker = self._ensure_worker(key)
         except SandboxError:
             if not self._closed:
                 raise
@@ -314,7 +337,7 @@ class Sandbox:
                 if event.get("ev") == "done":
                     outcome.finished = True
                     if event.get("recycle"):
-                        self._discard_worker()
+                        self._discard_worker(key)
                     return outcome
                 outcome.events.append(event)
             if _cancelled(cancel) or self._closed:
@@ -331,7 +354,7 @@ class Sandbox:
                 outcome.cancelled = True
         finally:
             unregister()
-        self._discard_worker()
+        self._discard_worker(key)
         return outcome
 
 
@@ -349,6 +372,10 @@ class _JobOutcome:
         if self.finished or self.cancelled:
             return None
         return self.failure or "the sandbox worker died"
+
+
+# A worker: None for checks; (interpreter, its mounts, where the project's copy sits) for tests.
+_Key = tuple[str, tuple[str, ...], str | None] | None
 
 
 def _cancelled(cancel: CancelToken | None) -> bool:

@@ -621,6 +621,12 @@ class PytestReporter:
 
 def pytest_child(job: dict[str, Any], skip: set[str], send: Send, capture_fd: int) -> None:
     project = os.getcwd()
+    # .pth entries naming the project (editable installs) were skipped at startup, when its
+    # copy was not there yet: read them again.
+    import site
+
+    for directory in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
+        site.addsitedir(directory)
     sys.path.insert(0, project)  # as `python -m pytest` does
     import pytest
 
@@ -932,9 +938,11 @@ class _PytestRun(_Run):
 
     MAX_CHILDREN = 1000  # one more child per hung or crashing test, bounded
 
-    def __init__(self, job: dict[str, Any], blob: bytes, send: Send) -> None:
+    def __init__(self, job: dict[str, Any], blob: bytes, send: Send,
+                 project_at: str | None = None) -> None:
         super().__init__(job, send, int(job["cpu_seconds"]))
         self.blob = blob
+        self.project_at = project_at
         self.timeout = float(job["timeout"])
         self.setup_timeout = float(job["setup_timeout"])
         self.children = 0
@@ -944,7 +952,7 @@ class _PytestRun(_Run):
         self.finished = False
 
     def prepare(self, run_dir: str) -> str:
-        project = os.path.join(run_dir, "project")
+        project = self.project_at or os.path.join(run_dir, "project")
         write_files(project, self.job["files"], self.blob)
         return project
 
@@ -1004,6 +1012,7 @@ class Server:
     def __init__(self, args: argparse.Namespace, out_fd: int) -> None:
         self.out_fd = out_fd
         self.scratch = args.scratch
+        self.project_at = args.project_at or None  # a tmpfs at the project's own path
         self.pidns = args.pidns
         self.wipe_tmp = args.wipe_tmp
         self.nproc_base = args.nproc_base
@@ -1103,6 +1112,8 @@ class Server:
         clean = self.cleanup_processes()
         # The whole scratch, not only the run's dir: a run may write next to it.
         clean = wipe(self.scratch, remove_root=False, keep=self.mounts) and clean
+        if self.project_at:
+            clean = wipe(self.project_at, remove_root=False, keep=self.mounts) and clean
         if self.wipe_tmp:
             clean = wipe("/tmp", remove_root=False, keep=self.mounts) and clean
         self.clean = self.clean and clean
@@ -1150,7 +1161,7 @@ class Server:
         self.drive(_ChecksRun(job, self.send))
 
     def run_pytest(self, job: dict[str, Any], blob: bytes) -> None:
-        run = _PytestRun(job, blob, self.send)
+        run = _PytestRun(job, blob, self.send, self.project_at)
         try:
             import pytest  # noqa: F401 - imported once here, so each child starts warm
         except ImportError:
@@ -1326,6 +1337,7 @@ def _in_own_pid_namespace() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="verifix-sandbox-worker")
     parser.add_argument("--scratch", required=True)
+    parser.add_argument("--project-at", default="", help="write project copies here")
     parser.add_argument("--pidns", action="store_true", help="expect an own PID namespace")
     parser.add_argument("--wipe-tmp", action="store_true", help="/tmp is ours: empty it per run")
     parser.add_argument("--drop-to", default="", help="uid:gid to switch to (when run as root)")

@@ -182,6 +182,15 @@ suite('extension', () => {
     assert.deepEqual(client().spec, { kind: 'stdio', python: '/ext/python', cwd: '/w' });
   });
 
+  test('the project\'s tests run with the Python extension\'s interpreter unless verifix.python says', async () => {
+    pythonExtension = '/ext/python';
+    await start({ 'verifix.interpreter': PYTHON });
+    assert.deepEqual(client().options.initializationOptions(), { python: '/ext/python' });
+    await verifix.dispose();
+    await start({ 'verifix.interpreter': PYTHON, 'verifix.python': '.venv/bin/python' });
+    assert.deepEqual(client().options.configuration(), { python: '.venv/bin/python' });
+  });
+
   test('no Python with verifix: an error with its remedy, no client', async () => {
     await start({ 'verifix.interpreter': '/nope/python' });
     assert.equal(clients.length, 0);
