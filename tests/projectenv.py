@@ -70,3 +70,21 @@ def run_pytest(python: Path, project: Path, *args: str) -> subprocess.CompletedP
     return subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           cwd=project, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+
+
+PYTEST_PARTS = ("pytest", "_pytest", "py.py", "pluggy", "iniconfig")
+
+
+def venv_without_pytest(venv: Path) -> Path:
+    """A virtualenv with this interpreter's packages (verifix and its dependencies, linked, not
+    copied) but no pytest and no pytest plugin: verifix as a user installs it, without its test
+    extras. Returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    ours = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    site = site_packages(venv)
+    for entry in ours.iterdir():
+        name = entry.name.lower()
+        if name.startswith(PYTEST_PARTS) or name.startswith("__pycache__"):
+            continue
+        (site / entry.name).symlink_to(entry)
+    return venv / "bin" / "python"

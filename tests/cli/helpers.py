@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def verifix(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "verifix", *args], capture_output=True,
+            timeout: float = 300, python: str = sys.executable,
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([python, "-m", "verifix", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)

@@ -208,3 +208,49 @@ def test_unittest_testcase_methods_are_repaired(tmp_path, sandbox):
     assert task.project_tests == ["tests/test_unit.py::CountTest::test_double_space",
                                   "tests/test_unit.py::CountTest::test_single"]
     assert result.status == "verified", result.message
+
+
+def test_a_bug_in_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sandbox):
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'shop'\nversion = '0'\n",
+        "shop/__init__.py": "",
+        "shop/cart.py": """
+            from shop.prices import price_of
+
+
+            def total(lines):
+                \"\"\"The sum of the lines' prices; each line is "name: price".\"\"\"
+                return sum(price_of(line) for line in lines)
+        """,
+        "shop/prices.py": """
+            def parse_amount(text):
+                \"\"\"The amount in a price text such as "3.50" or "2".\"\"\"
+                return int(text)
+
+
+            def price_of(line):
+                \"\"\"The price of one "name: price" line.\"\"\"
+                return parse_amount(line.split(":")[1].strip())
+        """,
+        "tests/test_cart.py": """
+            from shop.cart import total
+
+
+            def test_whole():
+                assert total(["tea: 2", "jam: 3"]) == 5
+
+
+            def test_cents():
+                assert total(["tea: 2.5", "jam: 1.25"]) == 3.75
+        """,
+    })
+    prices = (tmp_path / "shop" / "prices.py").read_text()
+    fix = "```python\ndef parse_amount(text):\n    return float(text)\n```"
+    result, task, src = repair(f"{tmp_path}/tests/test_cart.py::test_cents", sandbox, [fix],
+                               python=sys.executable)
+    assert (task.module_relpath, task.qualname) == ("shop/prices.py", "parse_amount")
+    assert result.status == "verified", result.message
+    apply_result(result, task, src)
+    assert (tmp_path / "shop" / "prices.py").read_text() == prices.replace(
+        "return int(text)", "return float(text)")
+    assert sandbox.run_project_tests(tmp_path, {}, ["tests"]).passed

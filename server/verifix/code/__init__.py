@@ -25,8 +25,11 @@ from verifix.code.parsing import (
 from verifix.code.project_imports import called_functions, resolve_import
 from verifix.code.project_tests import TestRef, find_tests, is_test_file, node_id
 from verifix.code.replies import ExtractedCode, extract_expressions, extract_function
+from verifix.code.tracebacks import Frame, traceback_frames
 
 __all__ = [
+    "Frame",
+    "traceback_frames",
     "Example",
     "ExtractedCode",
     "FunctionInfo",

@@ -110,9 +110,10 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
         raise TaskError(f"{oracle} already passes; nothing to repair")
     guards = [n for n in node_ids if n != oracle and outcome.get(n) and
               outcome[n].status == "passed"]
-    # The function under test: a name the test calls that is defined in a project module.
-    found = None
-    for name in pycode.called_functions(test_fn, test_src.text):
+    # The function to fix: the deepest project function the failure passed through (outside
+    # the tests), else the first name the test calls that a project module defines.
+    found = _culprit_from_trace(root, target_result.message)
+    for name in [] if found else pycode.called_functions(test_fn, test_src.text):
         resolved = pycode.resolve_import(root, test_path, name)
         if resolved is not None and resolved[0].resolve() != test_path.resolve():
             found = resolved
@@ -132,6 +133,27 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task.guard_code = "\n\n".join(f.text.strip() for f in tests if f.name in guard_names
                                    and f.qualname != test_fn.qualname)
     return task, module_src
+
+
+def _culprit_from_trace(root: Path, failure: str) -> tuple[Path, str] | None:
+    for frame in reversed(pycode.traceback_frames(failure)):
+        path = (root / frame.path).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file() or \
+                pycode.is_test_file(path) or path.name == "conftest.py":
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = text.splitlines()
+        if not 0 < frame.line <= len(lines):
+            continue
+        line = lines[frame.line - 1]
+        indent = len(line.encode()) - len(line.lstrip().encode())
+        fn = pycode.function_at(text, frame.line - 1, indent)
+        if fn is not None and not fn.is_test:
+            return path, fn.qualname
+    return None
 
 
 def _names_something_else(source: str, qualname: str) -> bool:
