@@ -9,7 +9,7 @@ import pytest
 
 # The projects the tests make have no virtualenv of their own: their tests run with this
 # interpreter, which has pytest (commands and servers started by the tests inherit this).
-os.environ.setdefault("VERIFIX_PYTHON", sys.executable)
+os.environ["VERIFIX_PYTHON"] = sys.executable
 
 # The fixtures that load the real model: a test that uses one, even through another fixture,
 # is slow. Tests that load it some other way (the CLI in a subprocess) are marked by hand.

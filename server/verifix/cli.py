@@ -291,8 +291,8 @@ def run_cli_job(kind: str, target: str, settings: config.Settings, *, as_json: b
     if apply and task is not None and src is not None and result.code:
         if result.status == "verified" or force:
             try:
-                apply_result(result, task, src)
-                applied = f"applied to {src.path}"
+                written = apply_result(result, task, src)
+                applied = f"applied to {', '.join(str(p) for p in written)}"
             except (ApplyError, TaskError, OSError) as exc:
                 # The job worked but the edit was refused (e.g. the file changed meanwhile):
                 # the user's file is untouched, and a script must notice.
@@ -316,6 +316,9 @@ def _report(result: Result, as_json: bool, applied: str = "") -> int:
         if result.code:
             print()
             print(result.code.rstrip())
+            for change in result.changes:
+                print(f"\nand {change['function']} in {change['file']}:\n")
+                print(change["code"].rstrip())
             print()
             print(f"evidence: trusted checks {e.trusted_passed}/{e.trusted_total}, "
                   f"agreement {e.agreeing}/{e.considered} on {e.inputs} generated inputs, "

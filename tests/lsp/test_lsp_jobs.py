@@ -183,3 +183,54 @@ async def test_two_jobs_queue_one_after_the_other(project, client_name):
         assert last_first < order.index((ids[1], "running"))
     finally:
         await client.shutdown_session()
+
+
+CART = '''from prices import price_of
+
+
+def total(lines):
+    """The sum of the lines' prices; each line is "name: price"."""
+    return sum(price_of(line) for line in lines)
+'''
+PRICES = '''def parse_amount(text):
+    """The amount in a price text such as "3.50" or "2"."""
+    return int(float(text))
+
+
+def price_of(line):
+    return parse_amount(line.split(":")[1].strip())
+'''
+CART_TESTS = '''from cart import total
+
+
+def test_whole():
+    assert total(["tea: 2", "jam: 3"]) == 5
+
+
+def test_cents():
+    assert total(["tea: 2.5", "jam: 1.25"]) == 3.75
+'''
+
+
+async def test_repair_fixing_a_helper_in_another_file_is_one_edit_of_that_file(project,
+                                                                            client_name):
+    for name, text in (("cart.py", CART), ("prices.py", PRICES), ("test_cart.py", CART_TESTS)):
+        (project / name).write_text(text, encoding="utf-8")
+    fix = "```python\ndef parse_amount(text):\n    return float(text)\n```"
+    client = await start(project, client_name, script([fix]),
+                         init_options={"pipeline": {"repairRewrites": False}})
+    try:
+        test_uri = open_doc(client, project / "test_cart.py", CART_TESTS)
+        raw = await client.workspace_execute_command_async(
+            command(P.REPAIR, P.RepairArgs(test_uri, "test_cents")))
+        outcome = as_dict(raw)
+        assert outcome["status"] == "verified" and outcome["applied"] is True, outcome
+        (edit,) = client.edits
+        (change,) = edit.edit.document_changes  # cart.py keeps its text: no edit for it
+        assert change.text_document.uri.endswith("/prices.py")
+        assert change.text_document.version is None  # not open: the file on disk
+        fixed = apply_edits(PRICES, change.edits, encoding_of(client_name))
+        assert fixed == PRICES.replace("return int(float(text))", "return float(text)")
+        assert all(e.annotation_id == P.ANNOTATION_ID for e in change.edits)
+    finally:
+        await client.shutdown_session()

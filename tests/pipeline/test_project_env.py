@@ -254,3 +254,90 @@ def test_a_bug_in_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sand
     assert (tmp_path / "shop" / "prices.py").read_text() == prices.replace(
         "return int(text)", "return float(text)")
     assert sandbox.run_project_tests(tmp_path, {}, ["tests"]).passed
+
+
+def test_a_wrong_value_from_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sandbox):
+    """No traceback frame names the helper (the test's assert fails): repair sees the
+    functions the code under test calls, and its fix of the helper lands in the helper's file
+    alone, with the target's file untouched."""
+    cart = """
+        from shop.prices import price_of
+
+
+        def total(lines):
+            \"\"\"The sum of the lines' prices; each line is "name: price".\"\"\"
+            return sum(price_of(line) for line in lines)
+    """
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'shop'\nversion = '0'\n",
+        "shop/__init__.py": "",
+        "shop/cart.py": cart,
+        "shop/prices.py": """
+            def parse_amount(text):
+                \"\"\"The amount in a price text such as "3.50" or "2".\"\"\"
+                return int(float(text))
+
+
+            def price_of(line):
+                \"\"\"The price of one "name: price" line.\"\"\"
+                return parse_amount(line.split(":")[1].strip())
+        """,
+        "tests/test_cart.py": """
+            from shop.cart import total
+
+
+            def test_whole():
+                assert total(["tea: 2", "jam: 3"]) == 5
+
+
+            def test_cents():
+                assert total(["tea: 2.5", "jam: 1.25"]) == 3.75
+        """,
+    })
+    prices = (tmp_path / "shop" / "prices.py").read_text()
+    prompts: list[str] = []
+
+    def reply(text: str) -> str:
+        prompts.append(text)
+        return "```python\ndef parse_amount(text):\n    return float(text)\n```"
+
+    task, src = prepare("repair", f"{tmp_path}/tests/test_cart.py::test_cents", sandbox,
+                        python=sys.executable)
+    assert (task.module_relpath, task.qualname) == ("shop/cart.py", "total")
+    assert [r.key for r in task.related] == ["shop/prices.py::price_of",
+                                            "shop/prices.py::parse_amount"]
+    settings = Settings().merged({"pipeline": {"repairRewrites": False}})
+    result = execute("repair", task, settings, ScriptedEngine(reply), sandbox)
+    assert "def parse_amount(text):" in prompts[0] and "# in shop/prices.py" in prompts[0]
+    assert result.status == "verified", result.message
+    assert result.changes == [{"file": str(tmp_path / "shop" / "prices.py"),
+                               "function": "parse_amount",
+                               "code": "def parse_amount(text):\n    return float(text)\n"}]
+    written = apply_result(result, task, src)
+    assert written == [tmp_path / "shop" / "prices.py"]
+    assert (tmp_path / "shop" / "cart.py").read_text() == textwrap.dedent(cart)
+    assert (tmp_path / "shop" / "prices.py").read_text() == prices.replace(
+        "return int(float(text))", "return float(text)")
+    assert sandbox.run_project_tests(tmp_path, {}, ["tests"]).passed
+
+
+def test_a_multi_file_fix_is_all_or_nothing_when_a_file_changed(tmp_path, sandbox):
+    write(tmp_path, {
+        "pyproject.toml": "",
+        "a.py": "from b import inner\n\n\ndef outer(x):\n    return inner(x) + 1\n",
+        "b.py": "def inner(x):\n    return x * 3\n",
+        "test_a.py": "from a import outer\n\n\ndef test_outer():\n    assert outer(2) == 5\n",
+    })
+    task, src = prepare("repair", f"{tmp_path}/test_a.py::test_outer", sandbox,
+                        python=sys.executable)
+    fix = "```python\ndef inner(x):\n    return x * 2\n```"
+    result = execute("repair", task, Settings(), ScriptedEngine(lambda _p: fix), sandbox)
+    assert result.status == "verified", result.message
+    (tmp_path / "b.py").write_text("def inner(x):\n    return x * 3  # edited meanwhile\n")
+    before = (tmp_path / "a.py").read_text()
+    from verifix.pipeline.targets import ApplyError
+
+    with pytest.raises(ApplyError, match=r"b\.py changed since it was read; not applied"):
+        apply_result(result, task, src)
+    assert (tmp_path / "a.py").read_text() == before
+    assert not list(tmp_path.glob(".*.verifix.tmp"))

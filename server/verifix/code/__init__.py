@@ -22,7 +22,7 @@ from verifix.code.parsing import (
     position_of,
     utf16_col_to_byte,
 )
-from verifix.code.project_imports import called_functions, resolve_import
+from verifix.code.project_imports import called_functions, project_callees, resolve_import
 from verifix.code.project_tests import TestRef, find_tests, is_test_file, node_id
 from verifix.code.replies import ExtractedCode, extract_expressions, extract_function
 from verifix.code.tracebacks import Frame, traceback_frames
@@ -55,6 +55,7 @@ __all__ = [
     "offset_of",
     "parse",
     "position_of",
+    "project_callees",
     "resolve_import",
     "splice",
     "utf16_col_to_byte",

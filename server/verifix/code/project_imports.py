@@ -335,3 +335,49 @@ def called_functions(test_fn: str | FunctionInfo, test_file_source: str, *,
         names = [c for c in names if resolve_import(project_root, test_file, c) is not None]
     return names
 
+
+
+def project_callees(project_root: Path, path: Path, fn: FunctionInfo, source: str,
+                    depth: int = 2, limit: int = 6) -> list[tuple[Path, str]]:
+    """Functions of the project that `fn` calls, and those they call (to `depth`), in call
+    order: module-level functions of its own module and functions it imports from project
+    files. Where a bug may hide when `fn` itself looks right."""
+    out: list[tuple[Path, str]] = []
+    seen = {(path.resolve(), fn.qualname)}
+    frontier = [(path, fn, source)]
+    for _ in range(depth):
+        nxt: list[tuple[Path, FunctionInfo, str]] = []
+        for file, func, text in frontier:
+            for target in _direct_callees(project_root, file, func, text):
+                key = (target[0].resolve(), target[1])
+                if key in seen:
+                    continue
+                seen.add(key)
+                target_text = read_text(target[0])
+                found = find_function(target_text, target[1]) if target_text else None
+                if found is None or target_text is None:
+                    continue
+                out.append(target)
+                nxt.append((target[0], found, target_text))
+                if len(out) >= limit:
+                    return out
+        frontier = nxt
+    return out
+
+
+def _direct_callees(project_root: Path, path: Path, fn: FunctionInfo,
+                    source: str) -> list[tuple[Path, str]]:
+    module = parse(source)
+    own = {name for name, node in _top_level_names(module) if node.type == "function_definition"}
+    body = parse(textwrap.dedent(fn.indent + fn.text) if fn.indent else fn.text)
+    found: list[tuple[Path, str]] = []
+    for n in walk(body.root):
+        func = n.child_by_field_name("function") if n.type == "call" else None
+        if func is not None and func.type == "identifier" and body.text(func) in own \
+                and body.text(func) != fn.name:
+            found.append((path, body.text(func)))
+    for name in called_functions(fn, source):
+        resolved = resolve_import(project_root, path, name)
+        if resolved is not None:
+            found.append(resolved)
+    return found

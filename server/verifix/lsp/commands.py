@@ -227,12 +227,20 @@ class JobCommands:
     async def apply(self, uri: str, task: Task, result: Result, outcome: P.JobOutcome,
                     confirm: bool | None = None) -> None:
         """Ask the editor to apply `result` as a safe edit; `outcome` says whether it did."""
-        doc = self.ctx.server.workspace.get_text_document(uri)
+        workspace = self.ctx.server.workspace
+        doc = workspace.get_text_document(uri)
         try:
             current = doc.source
+            others = []
+            for change in result.changes:
+                related = next(r for r in task.related if str(r.path) == change["file"]
+                               and r.qualname == change["function"])
+                other = workspace.get_text_document(from_fs_path(change["file"]) or "")
+                others.append(edits.Other(other, other.source, other.version, related.fn.text,
+                                          related.qualname, change["code"]))
             planned = edits.plan_edit(doc, current, doc.version, task.fn.text, task.qualname,
                                       result, self.ctx.settings.confirmEdits if confirm is None
-                                      else confirm)
+                                      else confirm, others)
         except (edits.EditRefused, OSError) as exc:
             outcome.reason = str(exc)
             self.ctx.show(str(exc), types.MessageType.Warning)

@@ -76,8 +76,51 @@ def _byte_edits(source: str, fn: pycode.FunctionInfo, result: Result) -> list[tu
     return edits
 
 
+@dataclass
+class Other:
+    """Another function the result changes: its document as it is now, and as the job saw it."""
+
+    doc: TextDocument
+    current: str
+    version: int | None
+    original_fn_text: str
+    qualname: str
+    code: str
+
+
+def _other_edit(other: Other) -> types.TextDocumentEdit:
+    fn = pycode.find_function(other.current, other.qualname)
+    if fn is None or fn.text != other.original_fn_text:
+        raise EditRefused(f"{other.qualname} in {other.doc.path} was edited while verifix worked "
+                          "on it; not applied (run it again on the new text)")
+    try:
+        spliced = pycode.splice(other.current, fn, other.code).encode("utf-8")
+    except ValueError as exc:
+        raise EditRefused(str(exc)) from None
+    data = other.current.encode("utf-8")
+    tail = len(data) - fn.end_byte
+    new = spliced[fn.start_byte:len(spliced) - tail].decode("utf-8")
+    return types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=other.doc.uri,
+                                                                    version=other.version),
+        edits=[types.AnnotatedTextEdit(
+            range=positions.range_to_client(other.doc, other.current, fn.start_byte,
+                                            fn.end_byte),
+            new_text=new, annotation_id=ANNOTATION_ID)])
+
+
+def _unchanged(current: str, fn: pycode.FunctionInfo, result: Result) -> bool:
+    """The result leaves this function as it is (its fix is all in another function)."""
+    try:
+        return (not result.imports and not result.helpers
+                and pycode.splice(current, fn, result.code) == current)
+    except ValueError:
+        return False
+
+
 def plan_edit(doc: TextDocument, current: str, version: int | None, original_fn_text: str,
-              qualname: str, result: Result, confirm: bool) -> Planned:
+              qualname: str, result: Result, confirm: bool,
+              others: list[Other] | None = None) -> Planned:
     """The workspace edit that puts `result` into `current` (the document as it is now).
 
     The function is found again by name (the user may have typed elsewhere); if its own text
@@ -97,11 +140,14 @@ def plan_edit(doc: TextDocument, current: str, version: int | None, original_fn_
                                 new_text=new, annotation_id=ANNOTATION_ID)
         for start, end, new in _byte_edits(current, fn, result)
     ]
+    changes = [] if _unchanged(current, fn, result) else [types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri,
+                                                                    version=version),
+        edits=text_edits)]
+    # Every changed function in one edit: the editor applies all of it or none.
+    changes += [_other_edit(other) for other in others or []]
     edit = types.WorkspaceEdit(
-        document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri,
-                                                                        version=version),
-            edits=text_edits)],
+        document_changes=list(changes),
         change_annotations={ANNOTATION_ID: types.ChangeAnnotation(
             label=label, needs_confirmation=confirm, description=evidence_text(result))},
     )

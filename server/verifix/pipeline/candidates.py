@@ -43,6 +43,8 @@ class Candidate:
     helpers: list[str] = field(default_factory=list)
     plan: str | None = None
     parent: int | None = None  # the candidate a repair started from
+    # Repair only: new definitions of functions the target calls ({Related.key: code}).
+    changes: dict[str, str] = field(default_factory=dict)
     # Filled in by checks:
     trusted_passed: int = 0
     trusted_total: int = 0
@@ -57,7 +59,10 @@ class Candidate:
     def key(self) -> str:
         """Implementations that differ only in formatting, comments, docstrings or local
         names share a key: they are one opinion, not independent evidence."""
-        return logic_key(self.function_code)
+        key = logic_key(self.function_code)
+        for name, code in sorted(self.changes.items()):
+            key += f"\n# {name}\n" + logic_key(code)
+        return key
 
 
 class Generator:
@@ -95,13 +100,35 @@ class Generator:
         return c.text
 
     def _candidate(self, reply: str, origin: str, plan: str | None = None,
-                   parent: int | None = None) -> Candidate | None:
+                   parent: Candidate | None = None) -> Candidate | None:
         extracted = pycode.extract_function(reply, self.task.name)
-        if extracted is None:
+        changes: dict[str, str] = {}
+        helpers: list[str] = list(extracted.helpers) if extracted else []
+        imports: list[str] = list(extracted.imports) if extracted else []
+        # A reply may also fix a function the target calls (repair shows them).
+        for related in self.task.related:
+            if related.fn.class_name is not None or related.fn.name == self.task.name:
+                continue
+            mine = [h for h in helpers if _defines(h, related.fn.name)]
+            if mine:
+                changes[related.key] = mine[-1].strip() + "\n"
+                helpers = [h for h in helpers if h not in mine]
+            elif extracted is None:
+                found = pycode.extract_function(reply, related.fn.name)
+                if found is not None:
+                    changes[related.key] = found.function
+                    imports += [i for i in found.imports if i not in imports]
+        if extracted is not None:
+            function = extracted.function
+        elif changes and parent is not None:
+            function = parent.function_code
+        else:
             return None
+        if parent is not None and origin == "repair":
+            changes = {**parent.changes, **changes}  # what the parent fixed elsewhere stays
         self._next_id += 1
-        return Candidate(self._next_id, origin, extracted.function, list(extracted.imports),
-                         list(extracted.helpers), plan=plan, parent=parent)
+        return Candidate(self._next_id, origin, function, imports, helpers, plan=plan,
+                         parent=parent.id if parent else None, changes=changes)
 
     def code(self, *, temperature: float, seed: int, plan: str | None = None,
              origin: str = "sample") -> Candidate | None:
@@ -136,7 +163,11 @@ class Generator:
         messages = self._messages(template, perspective=prompt.render(perspective), **values)
         reply = self._complete(messages, temperature=temperature, seed=seed,
                                max_tokens=self.max_tokens + 200)
-        return self._candidate(reply, "repair", parent=parent.id)
+        return self._candidate(reply, "repair", parent=parent)
+
+
+def _defines(helper: str, name: str) -> bool:
+    return re.match(rf"(?:async\s+)?def\s+{re.escape(name)}\s*\(", helper.lstrip()) is not None
 
 
 _PLAN_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.*)")

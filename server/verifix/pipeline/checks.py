@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from verifix.engine.base import CancelToken
 from verifix.pipeline.candidates import Candidate
-from verifix.pipeline.task import Cancelled, Task, compose
+from verifix.pipeline.task import Cancelled, Task, changed_modules
 from verifix.sandbox.base import Runner
 from verifix.sandbox.reports import CheckResult
 
@@ -22,8 +22,12 @@ class Verifier:
 
     def program(self, cand: Candidate) -> str:
         """The module with the candidate in place of the function (what would be applied)."""
-        return compose(self.task.source, self.task.fn, cand.function_code, cand.imports,
-                       cand.helpers)
+        return self.modules(cand)[self.task.module_relpath or ""]
+
+    def modules(self, cand: Candidate) -> dict[str, str]:
+        """Every module the candidate changes, by path relative to the project."""
+        return changed_modules(self.task, cand.function_code, cand.imports, cand.helpers,
+                               cand.changes)
 
     def _raise_if_cancelled(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:
@@ -45,7 +49,7 @@ class Verifier:
                     failures.append(_describe(check, result))
         if task.project_tests and task.project_root is not None and task.module_relpath:
             treport = self.sandbox.run_project_tests(
-                task.project_root, {task.module_relpath: program}, task.project_tests,
+                task.project_root, self.modules(cand), task.project_tests,
                 cancel=self.cancel, python=task.python,
             )
             self.runs += 1

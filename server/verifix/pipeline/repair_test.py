@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from functools import partial
 
+from verifix import prompt
 from verifix.cancel import Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
@@ -52,8 +53,19 @@ class RepairTest(Run):
         task = self.task
         failures = parent.failures[:2] if parent.failures else [task.oracle_failure]
         return {"code": parent.function_code.strip(), "test_code": task.test_code.strip(),
+                "related": self.related_text(parent),
                 "test_name": task.oracle_test or "", "module_path": task.module_relpath or "",
                 "failures": "\n\n".join(f[:1500] for f in failures)}
+
+    def related_text(self, parent: Candidate) -> str:
+        """The functions the target calls, as the parent has them (with its changes)."""
+        if not self.task.related:
+            return ""
+        functions = "\n\n".join(
+            f"# in {r.relpath}\n"
+            + (parent.changes.get(r.key) or stub_text(r.fn, r.source, with_body=True)).strip()
+            for r in self.task.related)
+        return prompt.render("repair_related", name=self.task.name, functions=functions) + "\n"
 
     def run(self) -> Result:
         task = self.task

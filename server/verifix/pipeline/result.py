@@ -43,6 +43,8 @@ class Result:
     program: str = ""  # the whole module with the code in place
     imports: list[str] = field(default_factory=list)
     helpers: list[str] = field(default_factory=list)
+    # Repair: functions the target calls that the fix also changes, each {file, function, code}.
+    changes: list[dict[str, str]] = field(default_factory=list)
     # Every candidate's program, for analysis only (the benchmark's ceiling); never selection.
     candidate_programs: list[str] = field(default_factory=list)
 
@@ -56,6 +58,7 @@ class Result:
             "file": self.file,
             "function": self.function,
             "code": self.code,
+            "changes": self.changes,
             "evidence": self.evidence.to_dict(),
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
             "seconds": round(self.seconds, 3),

@@ -88,6 +88,8 @@ class Run:
             program=self.verifier.program(cand) if cand else "",
             imports=list(cand.imports) if cand else [],
             helpers=list(cand.helpers) if cand else [],
+            changes=[{"file": str(r.path), "function": r.qualname, "code": cand.changes[r.key]}
+                     for r in task.related if cand and r.key in cand.changes],
             candidate_programs=[self.verifier.program(c) for c in self.pool],
         )
         self.emit("done", f"{result.status}: {result.message}", status=result.status)

@@ -12,7 +12,7 @@ from pathlib import Path
 from verifix import code as pycode
 from verifix.cancel import CancelToken
 from verifix.pipeline.result import Result
-from verifix.pipeline.task import Task, TaskError, compose, from_source
+from verifix.pipeline.task import Related, Task, TaskError, changed_modules, from_source
 from verifix.project_python import project_interpreter
 from verifix.sandbox.base import Runner
 from verifix.sandbox.interpreter import Interpreter, InterpreterError
@@ -126,6 +126,7 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
                        with_tests=False)
     task.project_tests = [oracle, *guards]
     task.python = interpreter
+    task.related = _related(root, module_path, task)
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
     task.test_code = test_fn.text
@@ -133,6 +134,27 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task.guard_code = "\n\n".join(f.text.strip() for f in tests if f.name in guard_names
                                    and f.qualname != test_fn.qualname)
     return task, module_src
+
+
+MAX_RELATED = 4
+MAX_RELATED_CHARS = 3000
+
+
+def _related(root: Path, module_path: Path, task: Task) -> list[Related]:
+    """The project functions the target calls (two calls deep), outside the tests."""
+    out: list[Related] = []
+    for path, qualname in pycode.project_callees(root, module_path, task.fn, task.source):
+        if pycode.is_test_file(path) or len(out) == MAX_RELATED:
+            continue
+        try:
+            src = SourceFile.read(path)
+            relpath = path.resolve().relative_to(root.resolve()).as_posix()
+        except (TaskError, ValueError):
+            continue
+        fn = pycode.find_function(src.text, qualname)
+        if fn is not None and len(fn.text) <= MAX_RELATED_CHARS:
+            out.append(Related(path, relpath, qualname, fn, src.text))
+    return out
 
 
 def _culprit_from_trace(root: Path, failure: str) -> tuple[Path, str] | None:
@@ -166,14 +188,38 @@ class ApplyError(RuntimeError):
     pass
 
 
-def apply_result(result: Result, task: Task, src: SourceFile) -> None:
-    """Write the result into the file: only the function's text changes; refuse stale files."""
+def apply_result(result: Result, task: Task, src: SourceFile) -> list[Path]:
+    """Write the result: only the changed functions' text; every file or none. Refuses when
+    a file changed since it was read. Returns the files written."""
     if not result.code:
         raise ApplyError("nothing to apply")
-    current = SourceFile.read(src.path)
-    if current.digest != src.digest:
-        raise ApplyError(f"{src.path} changed since it was read; not applied")
-    text = compose(current.text, task.fn, result.code, result.imports, result.helpers)
-    tmp = src.path.with_name(f".{src.path.name}.verifix.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(src.path)
+    changes = {f"{r.relpath}::{r.qualname}": c["code"] for r in task.related
+               for c in result.changes if c["file"] == str(r.path) and c["function"] == r.qualname}
+    try:
+        modules = changed_modules(task, result.code, result.imports, result.helpers, changes)
+    except TaskError as exc:
+        raise ApplyError(str(exc)) from None
+    expected = {task.module_relpath or "": src.text}
+    expected |= {r.relpath: r.source for r in task.related}
+    root = task.project_root or src.path.parent
+    paths = {rel: (src.path if rel == (task.module_relpath or "") else root / rel)
+             for rel in modules}
+    for rel, path in list(paths.items()):
+        current = SourceFile.read(path)
+        if current.text != expected[rel]:
+            raise ApplyError(f"{path} changed since it was read; not applied")
+        if modules[rel] == current.text:
+            del paths[rel]  # e.g. the fix is all in a helper: its caller's file stays as it is
+    temps = []
+    try:
+        for rel, path in paths.items():
+            tmp = path.with_name(f".{path.name}.verifix.tmp")
+            tmp.write_text(modules[rel], encoding="utf-8")
+            temps.append((tmp, path))
+    except OSError as exc:
+        for tmp, _path in temps:
+            tmp.unlink(missing_ok=True)
+        raise ApplyError(f"cannot write {exc.filename}: {exc.strerror}; nothing applied") from None
+    for tmp, path in temps:
+        tmp.replace(path)
+    return list(paths.values())

@@ -21,6 +21,21 @@ class TaskError(ValueError):
 
 
 @dataclass
+class Related:
+    """A project function the target calls: shown to repair, which may fix it instead."""
+
+    path: Path
+    relpath: str  # relative to the project root
+    qualname: str
+    fn: pycode.FunctionInfo
+    source: str  # its module's text when the task was made
+
+    @property
+    def key(self) -> str:
+        return f"{self.relpath}::{self.qualname}"
+
+
+@dataclass
 class Task:
     name: str
     qualname: str
@@ -40,6 +55,7 @@ class Task:
     oracle_failure: str = ""
     test_code: str = ""
     guard_code: str = ""  # the source of the tests that passed before (regression guards)
+    related: list[Related] = field(default_factory=list)
 
     @property
     def trusted_total(self) -> int:
@@ -109,6 +125,16 @@ def from_source(
     )
 
 
+def with_changes(source: str, changes: dict[str, str]) -> str:
+    """`source` with functions replaced: {qualname: new definition}, each found again by name."""
+    for qualname, code in changes.items():
+        fn = pycode.find_function(source, qualname)
+        if fn is None:
+            raise TaskError(f"{qualname} is no longer in its module")
+        source = pycode.splice(source, fn, code)
+    return source
+
+
 def compose(source: str, fn: pycode.FunctionInfo, function_code: str,
             imports: list[str] | None = None, helpers: list[str] | None = None) -> str:
     """The module with `function_code` in place of `fn`, plus the imports and helpers it needs."""
@@ -118,3 +144,22 @@ def compose(source: str, fn: pycode.FunctionInfo, function_code: str,
     if helpers:
         text = text.rstrip("\n") + "\n\n\n" + "\n\n\n".join(h.strip() for h in helpers) + "\n"
     return text
+
+
+def changed_modules(task: Task, function_code: str, imports: list[str], helpers: list[str],
+                    changes: dict[str, str]) -> dict[str, str]:
+    """Every module a candidate changes, {path relative to the project: new text}: the target's
+    module first (what is tested is what is applied)."""
+    by_module: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
+    for related in task.related:
+        if related.key in changes:
+            by_module.setdefault(related.relpath, {})[related.qualname] = changes[related.key]
+            sources[related.relpath] = related.source
+    target = task.module_relpath or ""
+    out = {target: with_changes(compose(task.source, task.fn, function_code, imports, helpers),
+                                by_module.pop(target, {}))}
+    for relpath, functions in by_module.items():
+        out[relpath] = with_changes(sources[relpath], functions)
+    return out
+

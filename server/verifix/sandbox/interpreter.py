@@ -91,9 +91,9 @@ def _probe(path: str, _mtime: int, timeout_s: float) -> Interpreter:
         detail = getattr(exc, "strerror", None) or "it is not a working Python 3 interpreter"
         raise InterpreterError(f"{path} cannot run project tests: {detail}") from None
     major, minor = (int(x) for x in str(facts["version"]).split(".")[:2])
-    if (major, minor) < (3, 8):
+    if (major, minor) < (3, 9):  # the sandbox worker runs with it
         raise InterpreterError(f"{path} is Python {facts['version']}; project tests need "
-                               "Python 3.8 or newer")
+                               "Python 3.9 or newer")
     # What it says it runs as: a launcher script (a pyenv shim) resolved to the real interpreter.
     executable = str(facts.get("executable") or path)
     return Interpreter(executable if os.path.isfile(executable) else path, str(facts["version"]),

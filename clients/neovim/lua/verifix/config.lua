@@ -14,7 +14,8 @@ M.defaults = {
   filetypes = { 'python' },
   root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', 'requirements.txt', '.git' },
   -- The server's settings, camelCase as in `[tool.verifix]`: model, gpuLayers, onSave,
-  -- confirmEdits, pipeline = { candidates = 4, ... }, sandbox = { timeout = 5, ... }.
+  -- confirmEdits, pipeline = { candidates = 4, ... }, sandbox = { timeout = 5, ... }, and
+  -- python: the Python that runs the project's tests (default: $VIRTUAL_ENV, .venv/, venv/).
   settings = {},
   -- vim.notify when a job you started ends.
   notify = true,
