@@ -98,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
     bh.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
+    br = bsub.add_parser("repair", parents=[common],
+                         help="HumanEvalFix: repair of a failing test, hidden tests score")
+    br.add_argument("--protocol", default="tests,heldout",
+                    help="comma-separated: tests (the full test is the project's test), heldout "
+                    "(example_test visible, the full test hidden); default both")
+    br.add_argument("--mode", help="comma-separated: greedy-fix, pipeline, or pipeline switches "
+                    "joined with + ([no-]rewrites, [no-]fixes, [no-]repair-rounds); default "
+                    "greedy-fix,pipeline")
+    br.add_argument("--tasks", help="'subset' (40: every 4th task), 'all', N (the first N), or "
+                    "ids like 0,4,Python/7")
+    br.add_argument("--limit", type=int, help="only the first N selected tasks")
+    br.add_argument("--data", help="humanevalpack-python.jsonl[.gz] (default: "
+                    "../shared/data/humanevalfix/ beside the repository)")
+    br.add_argument("--out", default="bench-results/humanevalfix", help="output directory")
+    br.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")
     bs.add_argument("rest", nargs=argparse.REMAINDER)
     bl = bsub.add_parser("lsp", help="language server: codeAction/hover latency during a job")
@@ -229,6 +244,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         try:
             return humaneval.main(None, load_settings(args), args)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if args.suite == "repair":
+        from verifix.bench import repair as repair_bench
+
+        try:
+            return repair_bench.main(None, load_settings(args), args)
         except ValueError as exc:
             raise CliError(str(exc)) from None
     if args.suite == "sandbox":

@@ -70,17 +70,19 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any], *,
+             title: str = "HumanEval", baseline: str = "greedy") -> str:
+    """The table; the `x baseline` column is each mode's tokens over the `baseline` mode's."""
     lines = [
-        f"HumanEval, {meta.get('task_spec')} ({meta.get('tasks')} tasks), model "
+        f"{title}, {meta.get('task_spec')} ({meta.get('tasks')} tasks), model "
         f"{meta.get('model')}, seed {meta.get('seed')}, {meta.get('date')}",
         "",
         "| mode | pass@1 | 95% CI | verified (precision) | plausible (precision) | "
-        "tokens/task mean (median) | x greedy | completion tokens mean | s/task mean (median) | "
-        "tasks/h | ceiling |",
+        f"tokens/task mean (median) | x {baseline} | completion tokens mean | "
+        "s/task mean (median) | tasks/h | ceiling |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    base = summaries.get("greedy", {}).get("tokens_mean")
+    base = summaries.get(baseline, {}).get("tokens_mean")
     for mode, s in summaries.items():
         lo, hi = s["ci95"]
         ratio = f"{s['tokens_mean'] / base:.2f}x" if base else "–"
@@ -133,17 +135,19 @@ def plots(summaries: dict[str, dict[str, Any]], out: Path, title: str) -> list[P
     return [p1, p2]
 
 
-def write_reports(out: Path, meta: dict[str, Any], modes: list[str]) -> dict[str, Any]:
-    """Summaries of every mode's records in `out`: `modes` in order, combined modes after."""
+def write_reports(out: Path, meta: dict[str, Any], modes: list[str], *,
+                  title: str = "HumanEval", baseline: str = "greedy") -> dict[str, Any]:
+    """Summaries of every mode's records in `out`: `modes` in order, combined modes after.
+    `title` names the benchmark in the table and plots; `baseline` is the mode whose tokens
+    the others are compared with."""
     summaries = {}
     combined = sorted(p.stem for p in out.glob("*+*.jsonl"))
     for mode in modes + combined:
         records = read_records(out / f"{mode}.jsonl")
         if records:
             summaries[mode] = summarize(records)
-    text = markdown(summaries, meta)
+    text = markdown(summaries, meta, title=title, baseline=baseline)
     (out / "summary.json").write_text(json.dumps({"meta": meta, "modes": summaries}, indent=2))
     (out / "summary.md").write_text(text + "\n")
-    title = f"HumanEval {meta.get('task_spec')} · {meta.get('model')}"
-    images = plots(summaries, out, title)
+    images = plots(summaries, out, f"{title} {meta.get('task_spec')} · {meta.get('model')}")
     return {"markdown": text, "summaries": summaries, "plots": [str(p) for p in images]}

@@ -37,7 +37,7 @@ class Usage:
 @dataclass
 class Candidate:
     id: int
-    origin: str  # "greedy" | "sample" | "plan" | "repair"
+    origin: str  # "greedy" | "sample" | "plan" | "repair" | "rewrite" | "round-repair"
     function_code: str  # the definition of the target function, at column 0
     imports: list[str] = field(default_factory=list)
     helpers: list[str] = field(default_factory=list)
@@ -124,7 +124,7 @@ class Generator:
             function = parent.function_code
         else:
             return None
-        if parent is not None and origin == "repair":
+        if parent is not None and origin != "rewrite":
             changes = {**parent.changes, **changes}  # what the parent fixed elsewhere stays
         self._next_id += 1
         return Candidate(self._next_id, origin, function, imports, helpers, plan=plan,
@@ -159,11 +159,11 @@ class Generator:
         return self._candidate(reply, "rewrite")
 
     def repair(self, template: str, perspective: str, *, seed: int, temperature: float,
-               parent: Candidate, **values: object) -> Candidate | None:
+               parent: Candidate, origin: str = "repair", **values: object) -> Candidate | None:
         messages = self._messages(template, perspective=prompt.render(perspective), **values)
         reply = self._complete(messages, temperature=temperature, seed=seed,
                                max_tokens=self.max_tokens + 200)
-        return self._candidate(reply, "repair", parent=parent)
+        return self._candidate(reply, origin, parent=parent)
 
 
 def _defines(helper: str, name: str) -> bool:

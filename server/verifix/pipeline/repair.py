@@ -8,6 +8,7 @@ that fixes one check and breaks another scores no better than before and is neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from verifix.pipeline.candidates import Candidate, Generator
 from verifix.pipeline.checks import Verifier
@@ -38,13 +39,13 @@ def repair_round(
     seed: int,
     temperature: float,
     template: str = "repair",
-    extra: Callable[[Candidate], dict[str, object]] | None = None,
+    extra: Callable[[Candidate], dict[str, Any]] | None = None,
 ) -> list[Candidate]:
     """One round: repair each of the best parents once; return the checked fixes."""
     fixes: list[Candidate] = []
     for i, parent in enumerate(parents_for_repair(pool)):
         perspective = PERSPECTIVES[(round_index * 2 + i) % len(PERSPECTIVES)]
-        values: dict[str, object] = (
+        values: dict[str, Any] = (
             extra(parent) if extra else {
                 "code": parent.function_code.strip(),
                 "failures": "\n\n".join(parent.failures[:3]) or "(no failure text)",

@@ -39,6 +39,7 @@ class RepairTest(Run):
                         yield ("repair" if r else "candidates"), partial(
                             self.gen.repair, "repair_test", perspective,
                             seed=self.sample_seed(k), parent=parent, temperature=temperature,
+                            origin="round-repair" if r else "repair",
                             **self.failure_values(parent))
                     if r == 0 and (s.repairRewrites or not s.repairFixes):
                         yield "candidates", partial(

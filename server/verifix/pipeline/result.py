@@ -47,6 +47,8 @@ class Result:
     changes: list[dict[str, str]] = field(default_factory=list)
     # Every candidate's program, for analysis only (the benchmark's ceiling); never selection.
     candidate_programs: list[str] = field(default_factory=list)
+    candidate_origins: list[str] = field(default_factory=list)  # each one's Candidate.origin
+    origin: str = ""  # the chosen candidate's
 
     @property
     def exit_code(self) -> int:

@@ -91,6 +91,8 @@ class Run:
             changes=[{"file": str(r.path), "function": r.qualname, "code": cand.changes[r.key]}
                      for r in task.related if cand and r.key in cand.changes],
             candidate_programs=[self.verifier.program(c) for c in self.pool],
+            candidate_origins=[c.origin for c in self.pool],
+            origin=cand.origin if cand else "",
         )
         self.emit("done", f"{result.status}: {result.message}", status=result.status)
         return result
