@@ -43,8 +43,9 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 async def start(root: Path, client_name: str, spec: dict[str, Any] | None = None, *,
                 init_options: dict[str, Any] | None = None, apply_ok: bool = True,
-                configuration: dict[str, Any] | None = None) -> LanguageClient:
-    env = dict(os.environ)
+                configuration: dict[str, Any] | None = None,
+                env_overrides: dict[str, str] | None = None) -> LanguageClient:
+    env = dict(os.environ) | (env_overrides or {})
     if spec is not None:
         path = root.parent / f"{root.name}-engine.json"
         path.write_text(json.dumps(spec), encoding="utf-8")

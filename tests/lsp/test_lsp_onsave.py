@@ -3,6 +3,8 @@ applying it and saving clears the diagnostics; changes outside the editor are no
 
 from __future__ import annotations
 
+import asyncio
+
 from lsprotocol import types
 
 from tests.lsp.helpers import apply_edits, encoding_of, open_doc, start, wait_for, wait_ready
@@ -91,5 +93,35 @@ async def test_a_change_outside_the_editor_runs_the_tests(project, client_name):
         (project / "mod.py").write_text(MOD.replace("a - b", "a + b"), encoding="utf-8")
         await wait_for(lambda: len(client.diagnostics.get(test_uri, [None])) == 0, 60,
                        "the diagnostic to clear")
+    finally:
+        await client.shutdown_session()
+
+
+async def test_tests_that_cannot_run_are_said_once_not_on_every_save(project, client_name):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")],
+                   check=True)
+    client = await start(project, client_name, {"default": [FIXED]},
+                         init_options={"python": ".venv/bin/python"},
+                         env_overrides={"VERIFIX_PYTHON": ""})  # the environment would win
+    try:
+        await wait_ready(client)
+        mod_uri = open_doc(client, project / "mod.py", MOD)
+        open_doc(client, project / "test_mod.py", TESTS)
+        (project / "mod.py").write_text(MOD, encoding="utf-8")
+        (project / "test_mod.py").write_text(TESTS, encoding="utf-8")
+        python = project / ".venv" / "bin" / "python"
+        expected = ("verifix: could not run the tests on save: pytest is not installed for "
+                    f"{python}: run `{python} -m pip install pytest`")
+        for _ in range(2):
+            client.text_document_did_save(types.DidSaveTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+            await wait_for(lambda: any(m.message == expected for m in client.messages), 60,
+                           "the one-line warning")
+        await asyncio.sleep(1.0)
+        assert [m.message for m in client.messages].count(expected) == 1
+        assert client.diagnostics.get(project.as_uri() + "/test_mod.py") in (None, [])
     finally:
         await client.shutdown_session()

@@ -43,6 +43,7 @@ class OnSave:
         self._published: dict[str, list[types.Diagnostic]] = {}
         self._failing: dict[str, tuple[Path, str]] = {}  # node id -> (test file, qualname)
         self._repairing: set[str] = set()  # node ids with a background repair under way
+        self._warned = ""  # the last "cannot run the tests" message: said once, not per save
         self._stop: asyncio.Event | None = None
         self._watch_task: asyncio.Future | None = None
 
@@ -115,14 +116,18 @@ class OnSave:
             related, report = await loop.run_in_executor(self._pool, self._test, root, paths,
                                                          cancel)
         except Exception as exc:  # e.g. no sandbox: say it once, keep serving
-            log.warning("on-save tests failed: %s", exc)
-            self.ctx.show(f"could not run the tests on save: {exc}", types.MessageType.Warning)
+            message = f"could not run the tests on save: {exc}"
+            log.warning(message)
+            if message != self._warned:
+                self._warned = message
+                self.ctx.show(message, types.MessageType.Warning)
             return
         finally:
             if self._current is cancel:
                 self._current = None
         if report is None or cancel.cancelled:
             return
+        self._warned = ""
         results = {r.node_id: r for r in report.results}
         fixes_dropped = False
         touched_files = {str(p) for p, _q in related.values()}
