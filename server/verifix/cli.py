@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--functions", type=int, default=60, help="functions in the document")
     bl.add_argument("--real", action="store_true", help="use the configured model")
     bl.add_argument("--json", action="store_true")
+    bl.add_argument("--case", choices=["latency", "onsave"],
+                    help="latency (default): codeAction/hover during a job; onsave: didSave -> "
+                    "test diagnostic -> background repair -> verified fix offered, on "
+                    "HumanEvalFix tasks with the real model")
+    bl.add_argument("--tasks", type=int, help="onsave: the first N tasks of the HumanEvalFix "
+                    "subset (default 10)")
+    bl.add_argument("--model", help="onsave: registered model name or path to a .gguf file")
+    bl.add_argument("--data", help="onsave: humanevalpack-python.jsonl[.gz]")
 
     serve = sub.add_parser("serve", help="language server (stdio; --tcp for a shared server)")
     serve.add_argument("--tcp", metavar="HOST:PORT",
@@ -262,7 +270,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return lsp_bench.main([f"--requests={args.requests}", f"--functions={args.functions}",
                                *(["--real"] if args.real else []),
-                               *(["--json"] if args.json else [])])
+                               *(["--json"] if args.json else []),
+                               *([f"--case={args.case}"] if args.case else []),
+                               *([f"--tasks={args.tasks}"] if args.tasks is not None else []),
+                               *([f"--model={args.model}"] if args.model else []),
+                               *([f"--data={args.data}"] if args.data else [])])
     raise CliError(f"unknown benchmark suite {args.suite!r}")
 
 

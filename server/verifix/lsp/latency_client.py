@@ -1,6 +1,7 @@
 """The editor side of `verifix bench lsp`: a real LSP client that starts `verifix serve`, keeps a
-model job running and times textDocument/codeAction and textDocument/hover meanwhile (the
-benchmark's command and report are bench/lsp_latency.py)."""
+model job running and times textDocument/codeAction and textDocument/hover meanwhile; for the
+on-save case (`onsave_task`) it saves a module with a failing test and times the diagnostic and
+the background repair's fix (the benchmark's command and report are bench/lsp_latency.py)."""
 
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
+from pygls.uris import to_fs_path
 
 from verifix.lsp import protocol as P
 
@@ -171,3 +173,174 @@ async def _cold_start(env: dict[str, str], root: Path) -> float:
     client.exit(None)
     await client.stop()
     return took
+
+
+# -- the on-save case (`verifix bench lsp --case onsave`) -----------------------------------
+def _field(params: Any, name: str) -> Any:
+    """A custom notification's field: its params arrive as a dict or as a pygls object, and
+    fields equal to their default are left off the wire (None here)."""
+    if isinstance(params, dict):
+        return params.get(name)
+    return getattr(params, name, None)
+
+
+async def onsave_task(root: Path, module: Path, test_file: Path, init_options: dict[str, Any],
+                      env: dict[str, str], *, ready_timeout: float = 900.0,
+                      diagnostic_timeout: float = 300.0, repair_timeout: float = 1800.0,
+                      ) -> dict[str, Any]:
+    """One project, one server (`verifix serve` with `root` as its workspace): wait for the
+    model, open `module` and `test_file`, save `module`, and time from the save to the failing
+    test's diagnostic on `test_file`, to the background repair's final verifix/jobUpdate and to
+    the code actions on the diagnostic (is "Apply verified fix" among them?). Seconds."""
+    client = LanguageClient("verifix-bench-onsave", "1")
+    test_path = test_file.resolve()
+    ready = asyncio.Event()
+    diagnosed = asyncio.Event()
+    repaired = asyncio.Event()
+    seen: dict[str, Any] = {}
+    messages: list[str] = []
+
+    @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+    def create(_params: Any) -> None:
+        return None
+
+    @client.feature(types.WORKSPACE_CONFIGURATION)
+    def configuration(params: types.ConfigurationParams) -> list[Any]:
+        return [None for _ in params.items]  # the initializationOptions stay
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(_params: Any) -> types.ApplyWorkspaceEditResult:
+        return types.ApplyWorkspaceEditResult(applied=False)
+
+    @client.feature(P.STATUS_NOTIFICATION)
+    def status(params: Any) -> None:
+        state = _field(params, "state")
+        if state in ("ready", "error") and not ready.is_set():
+            seen["ready_at"] = time.perf_counter()
+            seen["model_state"] = state
+            seen["model_message"] = " ".join(
+                str(_field(params, k) or "") for k in ("message", "remedy")).strip()
+            ready.set()
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        path = to_fs_path(params.uri)
+        ours = [d for d in params.diagnostics if d.source == P.DIAGNOSTIC_SOURCE]
+        if (ours and path is not None and Path(path).resolve() == test_path
+                and not diagnosed.is_set()):
+            seen["diagnostic_at"] = time.perf_counter()
+            seen["diagnostic"] = ours[0]
+            diagnosed.set()
+
+    @client.feature(P.JOB_UPDATE_NOTIFICATION)
+    def job_update(params: Any) -> None:
+        if (_field(params, "kind") == "repair" and _field(params, "status")
+                and not repaired.is_set()):
+            seen["repaired_at"] = time.perf_counter()
+            seen["status"] = _field(params, "status")
+            seen["repair_message"] = _field(params, "message") or ""
+            repaired.set()
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE)
+    def show(params: types.ShowMessageParams) -> None:
+        messages.append(params.message)
+
+    for method in (types.PROGRESS, types.WINDOW_LOG_MESSAGE):
+        client.feature(method)(lambda *_a: None)
+
+    out: dict[str, Any] = {"model_load_s": None, "diagnostic_s": None, "repair_s": None,
+                           "status": None, "fix_offered": False, "fix_offered_s": None,
+                           "repair_message": "", "error": ""}
+    spawned = time.perf_counter()
+    await client.start_io(sys.executable, "-m", "verifix", "serve", env=env)
+    server = client._server
+    assert server is not None and server.stderr is not None
+    stderr_tail: list[bytes] = []
+    # The server's stderr is a pipe nobody else reads: drain it, or a chatty server blocks.
+    drain = asyncio.ensure_future(_drain(server.stderr, stderr_tail))
+    try:
+        await client.initialize_async(types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                window=types.WindowClientCapabilities(work_done_progress=True),
+                workspace=types.WorkspaceClientCapabilities(configuration=True,
+                                                            apply_edit=True),
+                text_document=types.TextDocumentClientCapabilities(
+                    publish_diagnostics=types.PublishDiagnosticsClientCapabilities())),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            initialization_options=init_options, process_id=os.getpid()))
+        client.initialized(types.InitializedParams())
+        if not await _within(ready.wait(), ready_timeout):
+            out["error"] = f"the model was not ready within {ready_timeout:.0f} s"
+            return out
+        out["model_load_s"] = round(seen["ready_at"] - spawned, 2)
+        if seen["model_state"] == "error":
+            out["error"] = f"the model did not load: {seen['model_message']}"
+            return out
+        test_uri = test_file.as_uri()
+        for path in (module, test_file):
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=path.as_uri(), language_id="python", version=1,
+                    text=path.read_text(encoding="utf-8"))))
+        saved = time.perf_counter()
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=module.as_uri())))
+        if not await _within(diagnosed.wait(), diagnostic_timeout):
+            out["error"] = (f"no test diagnostic within {diagnostic_timeout:.0f} s"
+                            + "".join(f"; {m}" for m in messages))
+            return out
+        out["diagnostic_s"] = round(seen["diagnostic_at"] - saved, 2)
+        if not await _within(repaired.wait(), repair_timeout):
+            out["error"] = f"no repair outcome within {repair_timeout:.0f} s"
+            await client.workspace_execute_command_async(types.ExecuteCommandParams(
+                command=P.CANCEL, arguments=[{}]))
+        else:
+            out["repair_s"] = round(seen["repaired_at"] - saved, 2)
+            out["status"] = seen["status"]
+            out["repair_message"] = seen["repair_message"]
+        diag: types.Diagnostic = seen["diagnostic"]
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=test_uri), range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag])))
+        answered = time.perf_counter()
+        # lsprotocol may read a CodeAction that has a command as a Command: both have a title.
+        titles = [str(getattr(a, "title", "")) for a in actions or []]
+        out["actions"] = titles
+        if any(t.startswith(P.TITLE_APPLY_FIX) for t in titles):
+            out["fix_offered"] = True
+            out["fix_offered_s"] = round(answered - saved, 2)
+        return out
+    finally:
+        await _close(client, server)
+        drain.cancel()
+        if out["error"] and stderr_tail:
+            out["server_stderr"] = b"".join(stderr_tail).decode("utf-8", "replace")[-2000:]
+
+
+async def _within(awaitable: Any, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def _drain(stream: asyncio.StreamReader, tail: list[bytes]) -> None:
+    while chunk := await stream.read(65536):
+        tail.append(chunk)
+        while len(tail) > 4:
+            tail.pop(0)
+
+
+async def _close(client: LanguageClient, server: asyncio.subprocess.Process) -> None:
+    """shutdown and exit; the server process is ours: killed if it does not go."""
+    try:
+        await asyncio.wait_for(client.shutdown_async(None), 60)
+        client.exit(None)
+        await asyncio.wait_for(client.stop(), 60)
+    except Exception:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+        await asyncio.wait_for(client.stop(), 30)

@@ -103,9 +103,10 @@ class RepairTest(Run):
             return self.finish("error", "the model produced no usable code" + note, None,
                                "repair")
         best = max(self.pool, key=lambda c: (c.trusted_passed, -c.id))
-        return self.finish("unverified", f"no fix makes the test pass without breaking another "
-                           f"(best: {best.trusted_passed}/{best.trusted_total}){note}", best,
-                           "repair")
+        others = len(task.project_tests) - 1 + len(task.trusted_checks)
+        what = "the test pass without breaking another check" if others else "the test pass"
+        return self.finish("unverified", f"no fix makes {what} (best: {best.trusted_passed}/"
+                           f"{best.trusted_total} checks pass){note}", best, "repair")
 
 
 def _guards_note(n: int) -> str:
