@@ -341,3 +341,23 @@ def test_a_multi_file_fix_is_all_or_nothing_when_a_file_changed(tmp_path, sandbo
         apply_result(result, task, src)
     assert (tmp_path / "a.py").read_text() == before
     assert not list(tmp_path.glob(".*.verifix.tmp"))
+
+
+def test_a_module_saved_while_the_baseline_ran_is_refused(tmp_path, sandbox):
+    """Else the user's new text would become the job's "original", and a fix written for the
+    old text would replace the user's own fix."""
+    write(tmp_path, {"pyproject.toml": "", "m.py": "def f():\n    return 1\n",
+                     "test_m.py": "from m import f\n\n\ndef test_f():\n    assert f() == 2\n"})
+
+    class EditsDuringTheRun:
+        isolation = sandbox.isolation
+
+        def run_project_tests(self, *args, **kwargs):
+            report = sandbox.run_project_tests(*args, **kwargs)
+            (tmp_path / "m.py").write_text("def f():\n    return 2  # the user's own fix\n")
+            return report
+
+    with pytest.raises(TaskError, match=r"m\.py changed while its tests ran; run the repair "
+                                        r"again$"):
+        prepare("repair", f"{tmp_path}/test_m.py::test_f", EditsDuringTheRun(),
+                python=sys.executable)

@@ -54,7 +54,7 @@ async def run_onsave(problems: list[dict[str, Any]], model: str | None = None,
                      log: bool = True) -> dict[str, Any]:
     """Each task's project in a temporary directory, one server each (see the module's doc)."""
     from verifix.bench import repair as br
-    from verifix.config import Settings
+    from verifix.config import Settings, env_key
 
     scripted = bool(os.environ.get(TEST_ENGINE_ENV))
     init: dict[str, Any] = {"python": sys.executable}  # the tasks need pytest and stdlib only
@@ -79,7 +79,7 @@ async def run_onsave(problems: list[dict[str, Any]], model: str | None = None,
     return {
         "case": "onsave",
         "engine": "scripted (test hook)" if scripted else "real",
-        "model": model or Settings().model,
+        "model": model or os.environ.get(env_key("model")) or Settings().model,
         "tasks": len(rows),
         "servers": "one server per task",
         "per_task": rows,

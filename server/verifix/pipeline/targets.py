@@ -6,6 +6,7 @@ as the oracle and the tests of its file that passed before as regression guards.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     if oracle not in node_ids:
         node_ids.append(oracle)
     interpreter = project_python(python, root)
+    started = time.time_ns()  # files read after the baseline must not have changed during it
     baseline = sandbox.run_project_tests(root, {}, node_ids, cancel=cancel, python=interpreter)
     outcome = {r.node_id: r for r in baseline.results}
     target_result = outcome.get(oracle)
@@ -127,6 +129,9 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task.project_tests = [oracle, *guards]
     task.python = interpreter
     task.related = _related(root, module_path, task)
+    for path in (module_path, *(r.path for r in task.related)):
+        if path.stat().st_mtime_ns > started:
+            raise TaskError(f"{path} changed while its tests ran; run the repair again")
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
     task.test_code = test_fn.text
