@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--tasks", help="'subset' (40: every 4th task), 'all', N (the first N), or "
                     "ids like 0,4,Python/7")
     br.add_argument("--limit", type=int, help="only the first N selected tasks")
-    br.add_argument("--data", help="humanevalpack-python.jsonl[.gz] (default: "
-                    "../shared/data/humanevalfix/ beside the repository)")
+    br.add_argument("--data", help="humanevalpack-python.jsonl[.gz] (default: the copy shipped "
+                    "in verifix/bench/data/)")
     br.add_argument("--out", default="bench-results/humanevalfix", help="output directory")
     br.add_argument("--resume", action="store_true", help="keep finished tasks in --out")
     bs = bsub.add_parser("sandbox", help="sandbox checks/s and project-test latency")

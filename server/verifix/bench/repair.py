@@ -38,8 +38,8 @@ from verifix.sandbox.base import Runner
 
 PROTOCOLS = ["tests", "heldout"]
 # The repository root (server/verifix/bench/repair.py -> ../../..): the data lives beside it.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_DATA = "../shared/data/humanevalfix/humanevalpack-python.jsonl.gz"
+# Shipped with the package (MIT; provenance in data/README.md).
+DEFAULT_DATA = Path(__file__).with_name("data") / "humanevalpack-python.jsonl.gz"
 
 
 def _both_ways(switch: str, key: str) -> dict[str, dict[str, Any]]:
@@ -114,7 +114,7 @@ class TaskRecord:
 
 # -- data -------------------------------------------------------------------------------------
 def data_path(path: str | None) -> Path:
-    return Path(path) if path else REPO_ROOT / DEFAULT_DATA
+    return Path(path) if path else DEFAULT_DATA
 
 
 def load_problems(path: Path) -> dict[str, dict[str, Any]]:
