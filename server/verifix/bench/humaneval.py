@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from verifix.bench.report import read_records, write_reports
+from verifix.bench.report import named_tasks, read_records, write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Generator
@@ -92,11 +92,7 @@ def select_tasks(problems: dict[str, dict[str, Any]], spec: str | None, limit: i
         if spec == "subset":
             ids = [t for t in ids if int(t.split("/")[1]) % 4 == 0]
         else:
-            wanted = {p if "/" in p else f"HumanEval/{p}" for p in spec.split(",") if p.strip()}
-            unknown = wanted - set(ids)
-            if unknown:
-                raise ValueError(f"unknown task ids: {', '.join(sorted(unknown))}")
-            ids = [t for t in ids if t in wanted]
+            ids = named_tasks(ids, spec, "HumanEval")
     return ids[:limit] if limit else ids
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from verifix.bench.report import read_records, write_reports
+from verifix.bench.report import named_tasks, read_records, write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.sandbox.base import Runner
@@ -142,13 +142,7 @@ def select_tasks(problems: dict[str, dict[str, Any]], spec: str | None, limit: i
     elif spec.isdigit():
         ids = ids[:int(spec)]
     elif spec != "all":
-        prefix = ids[0].rsplit("/", 1)[0] if ids else "Python"
-        wanted = {p.strip() if "/" in p else f"{prefix}/{p.strip()}"
-                  for p in spec.split(",") if p.strip()}
-        unknown = wanted - set(ids)
-        if unknown:
-            raise ValueError(f"unknown task ids: {', '.join(sorted(unknown))}")
-        ids = [t for t in ids if t in wanted]
+        ids = named_tasks(ids, spec, ids[0].rsplit("/", 1)[0] if ids else "Python")
     return ids[:limit] if limit else ids
 
 

@@ -151,3 +151,15 @@ def write_reports(out: Path, meta: dict[str, Any], modes: list[str], *,
     (out / "summary.md").write_text(text + "\n")
     images = plots(summaries, out, f"{title} {meta.get('task_spec')} · {meta.get('model')}")
     return {"markdown": text, "summaries": summaries, "plots": [str(p) for p in images]}
+
+
+def named_tasks(ids: list[str], spec: str, prefix: str) -> list[str]:
+    """The tasks of `ids` a comma-separated list names ("0,4,Python/7": a bare number gets
+    `prefix`), in `ids` order; ValueError for a name that is not a task."""
+    wanted = {p.strip() if "/" in p else f"{prefix}/{p.strip()}" for p in spec.split(",")
+              if p.strip()}
+    unknown = wanted - set(ids)
+    if unknown:
+        raise ValueError(f"unknown task ids: {', '.join(sorted(unknown))}")
+    return [t for t in ids if t in wanted]
+
