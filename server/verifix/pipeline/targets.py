@@ -130,7 +130,7 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task.python = interpreter
     task.related = _related(root, module_path, task)
     for path in (module_path, *(r.path for r in task.related)):
-        if path.stat().st_mtime_ns > started:
+        if started < path.stat().st_mtime_ns <= time.time_ns():  # a future mtime is no save
             raise TaskError(f"{path} changed while its tests ran; run the repair again")
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
