@@ -74,9 +74,9 @@ def test_modes_score_only_the_selected_answer_and_resume(problems, sandbox, tmp_
                                        "seed": 0, "date": "today"}, he.MODES)
     assert summary["summaries"]["greedy"]["pass_at_1"] == 0.5
     assert "| greedy | 1/2 = 50.0% |" in summary["markdown"]
-    assert he.dates(tmp_path, "today") == "today"
-    assert he.dates(tmp_path, "tomorrow") == "today to tomorrow"
-    assert he.dates(tmp_path / "nowhere", "today") == "today"
+    assert he.dates("today", tmp_path) == "today"
+    assert he.dates("tomorrow", tmp_path) == "today to tomorrow"
+    assert he.dates("today", tmp_path / "nowhere") == "today"
     assert (tmp_path / "pass_rate.png").stat().st_size > 0
 
 

@@ -8,17 +8,18 @@ influences selection. For analysis only, we also score every candidate the pipel
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from verifix.bench.report import named_tasks, read_records, write_reports
+from verifix.bench.records import dates, named_tasks, run_mode
+from verifix.bench.report import write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Generator
@@ -191,47 +192,15 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
 
 def run_suite(modes: Iterable[str], task_ids: list[str], settings: Settings, out: Path,
               resume: bool, engine: Engine, sandbox: Runner) -> dict[str, list[dict[str, Any]]]:
-    from verifix.bench.progress import ProgressBar
-
     problems = load_problems()
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict[str, Any]]] = {}
-    for mode in modes:
-        path = out / f"{mode}.jsonl"
-        done = {r["task_id"]: r for r in read_records(path)} if resume else {}
-        if not resume and path.exists():
-            path.unlink()
-        records = [done[t] for t in task_ids if t in done]
-        side = out / "candidates" / f"{mode}.jsonl"
-        side.parent.mkdir(exist_ok=True)
-        if not resume and side.exists():
-            side.unlink()
-        bar = ProgressBar(mode, len(task_ids), initial=records)
-        with path.open("a") as f, side.open("a") as g:
-            for task_id in task_ids:
-                if task_id in done:
-                    continue
-                record, candidates = run_one(mode, task_id, problems[task_id], engine,
-                                             sandbox, settings)
-                rec = asdict(record)
-                g.write(json.dumps(candidates) + "\n")
-                g.flush()
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
-                records.append(rec)
-                bar.update(rec)
-        bar.close()
-        results[mode] = records
-    return results
 
+    def one(mode: str, task_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        record, candidates = run_one(mode, task_id, problems[task_id], engine, sandbox, settings)
+        return asdict(record), candidates
 
-def dates(out: Path, today: str) -> str:
-    """A results directory filled over several days keeps the day it was started."""
-    try:
-        first = json.loads((out / "summary.json").read_text())["meta"]["date"].split(" to ")[0]
-    except (OSError, ValueError, KeyError, TypeError):
-        return today
-    return today if first == today else f"{first} to {today}"
+    return {mode: run_mode(mode, out, mode, task_ids, resume, partial(one, mode))
+            for mode in modes}
 
 
 def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
@@ -246,7 +215,7 @@ def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
     engine = open_engine(settings)
     meta = {"model": settings.model, "tasks": len(task_ids), "task_spec": args.tasks or "all",
             "seed": settings.seed, "candidates": settings.pipeline.candidates,
-            "date": dates(out, time.strftime("%Y-%m-%d"))}
+            "date": dates(time.strftime("%Y-%m-%d"), out)}
     try:
         with open_sandbox(settings) as sandbox:
             print(f"verifix bench humaneval: {len(task_ids)} tasks, modes {', '.join(modes)}, "

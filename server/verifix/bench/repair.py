@@ -26,12 +26,14 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from verifix.bench.report import named_tasks, read_records, write_reports
+from verifix.bench.records import dates, named_tasks, read_records, run_mode
+from verifix.bench.report import write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.sandbox.base import Runner
@@ -283,7 +285,6 @@ def run_protocol(protocol: str, modes: Iterable[str], task_ids: list[str],
                  resume: bool, engine: Engine, sandbox: Runner
                  ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Every mode's records in `out` (one protocol), and the tasks skipped with their reason."""
-    from verifix.bench.progress import ProgressBar
 
     out.mkdir(parents=True, exist_ok=True)
     skipped_path = out / "skipped.jsonl"
@@ -300,35 +301,14 @@ def run_protocol(protocol: str, modes: Iterable[str], task_ids: list[str],
     skipped_path.write_text("".join(json.dumps({"task_id": t, "reason": r}) + "\n"
                                     for t, r in sorted(known.items(),
                                                        key=lambda kv: _number(kv[0]))))
-    results: dict[str, list[dict[str, Any]]] = {}
-    for mode in modes:
-        path = out / f"{mode}.jsonl"
-        kept = read_records(path) if resume else []
-        done = {r["task_id"]: r for r in kept}
-        # Rewritten without a line an interruption cut, so the next record starts a line.
-        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        records = [done[t] for t in todo if t in done]
-        side = out / "candidates" / f"{mode}.jsonl"
-        side.parent.mkdir(exist_ok=True)
-        side_kept = read_records(side) if resume else []
-        side.write_text("".join(json.dumps(c) + "\n" for c in side_kept
-                                if c.get("task_id") in done))
-        bar = ProgressBar(f"{protocol} {mode}", len(todo), initial=records)
-        with path.open("a") as f, side.open("a") as g:
-            for task_id in todo:
-                if task_id in done:
-                    continue
-                record, candidates = run_one(protocol, mode, task_id, problems[task_id],
-                                             engine, sandbox, settings)
-                rec = asdict(record)
-                g.write(json.dumps(candidates) + "\n")
-                g.flush()
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
-                records.append(rec)
-                bar.update(rec)
-        bar.close()
-        results[mode] = records
+
+    def one(mode: str, task_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        record, candidates = run_one(protocol, mode, task_id, problems[task_id], engine,
+                                     sandbox, settings)
+        return asdict(record), candidates
+
+    results = {mode: run_mode(f"{protocol} {mode}", out, mode, todo, resume, partial(one, mode))
+               for mode in modes}
     return results, skipped
 
 
@@ -401,18 +381,6 @@ def report_protocol(out: Path, protocol: str, meta: dict[str, Any],
     return text
 
 
-def dates(out: Path, today: str) -> str:
-    """A results directory filled over several days keeps the day it was started."""
-    for d in (out, *(out / p for p in PROTOCOLS)):
-        try:
-            first = json.loads((d / "summary.json").read_text())["meta"]["date"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        first = first.split(" to ")[0]
-        return today if first == today else f"{first} to {today}"
-    return today
-
-
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -438,7 +406,7 @@ def main(argv: list[str] | None, settings: Settings, args: Any) -> int:
     meta = {"model": settings.model, "tasks": len(task_ids), "task_spec": spec,
             "seed": settings.seed, "candidates": settings.pipeline.candidates,
             "data": f"{path.name} sha256 {file_digest(path)[:16]}",
-            "date": dates(out, time.strftime("%Y-%m-%d"))}
+            "date": dates(time.strftime("%Y-%m-%d"), out, *(out / p for p in PROTOCOLS))}
     engine = open_engine(settings)
     try:
         with open_sandbox(settings) as sandbox:

@@ -8,18 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by an interruption: that task runs again
-    return out
+from verifix.bench.records import read_records
 
 
 def bootstrap_ci(values: list[bool], n: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -151,15 +140,3 @@ def write_reports(out: Path, meta: dict[str, Any], modes: list[str], *,
     (out / "summary.md").write_text(text + "\n")
     images = plots(summaries, out, f"{title} {meta.get('task_spec')} · {meta.get('model')}")
     return {"markdown": text, "summaries": summaries, "plots": [str(p) for p in images]}
-
-
-def named_tasks(ids: list[str], spec: str, prefix: str) -> list[str]:
-    """The tasks of `ids` a comma-separated list names ("0,4,Python/7": a bare number gets
-    `prefix`), in `ids` order; ValueError for a name that is not a task."""
-    wanted = {p.strip() if "/" in p else f"{prefix}/{p.strip()}" for p in spec.split(",")
-              if p.strip()}
-    unknown = wanted - set(ids)
-    if unknown:
-        raise ValueError(f"unknown task ids: {', '.join(sorted(unknown))}")
-    return [t for t in ids if t in wanted]
-
