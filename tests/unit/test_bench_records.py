@@ -14,7 +14,8 @@ def test_resume_reruns_the_cut_task_and_keeps_every_line_whole(tmp_path):
 
     def one(task_id):
         ran.append(task_id)
-        return {"task_id": task_id, "passed": False}, {"task_id": task_id, "programs": []}
+        return ({"task_id": task_id, "status": "unverified", "passed": False},
+                {"task_id": task_id, "programs": []})
 
     records = run_mode("m", tmp_path, "m", ["T/0", "T/1", "T/2"], True, one)
     assert ran == ["T/1", "T/2"]
