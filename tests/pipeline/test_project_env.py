@@ -210,22 +210,26 @@ def test_unittest_testcase_methods_are_repaired(tmp_path, sandbox):
     assert result.status == "verified", result.message
 
 
-def test_a_bug_in_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sandbox):
-    write(tmp_path, {
+SHOP_CART = """
+    from shop.prices import price_of
+
+
+    def total(lines):
+        \"\"\"The sum of the lines' prices; each line is "name: price".\"\"\"
+        return sum(price_of(line) for line in lines)
+"""
+
+
+def shop(root: Path, parse_body: str) -> None:
+    """A shop whose cart test reaches `parse_amount` (body `parse_body`) two calls below."""
+    write(root, {
         "pyproject.toml": "[project]\nname = 'shop'\nversion = '0'\n",
         "shop/__init__.py": "",
-        "shop/cart.py": """
-            from shop.prices import price_of
-
-
-            def total(lines):
-                \"\"\"The sum of the lines' prices; each line is "name: price".\"\"\"
-                return sum(price_of(line) for line in lines)
-        """,
-        "shop/prices.py": """
+        "shop/cart.py": SHOP_CART,
+        "shop/prices.py": f"""
             def parse_amount(text):
                 \"\"\"The amount in a price text such as "3.50" or "2".\"\"\"
-                return int(text)
+                {parse_body}
 
 
             def price_of(line):
@@ -244,6 +248,10 @@ def test_a_bug_in_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sand
                 assert total(["tea: 2.5", "jam: 1.25"]) == 3.75
         """,
     })
+
+
+def test_a_bug_in_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_path, sandbox):
+    shop(tmp_path, "return int(text)")
     prices = (tmp_path / "shop" / "prices.py").read_text()
     fix = "```python\ndef parse_amount(text):\n    return float(text)\n```"
     result, task, src = repair(f"{tmp_path}/tests/test_cart.py::test_cents", sandbox, [fix],
@@ -260,40 +268,7 @@ def test_a_wrong_value_from_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_
     """No traceback frame names the helper (the test's assert fails): repair sees the
     functions the code under test calls, and its fix of the helper lands in the helper's file
     alone, with the target's file untouched."""
-    cart = """
-        from shop.prices import price_of
-
-
-        def total(lines):
-            \"\"\"The sum of the lines' prices; each line is "name: price".\"\"\"
-            return sum(price_of(line) for line in lines)
-    """
-    write(tmp_path, {
-        "pyproject.toml": "[project]\nname = 'shop'\nversion = '0'\n",
-        "shop/__init__.py": "",
-        "shop/cart.py": cart,
-        "shop/prices.py": """
-            def parse_amount(text):
-                \"\"\"The amount in a price text such as "3.50" or "2".\"\"\"
-                return int(float(text))
-
-
-            def price_of(line):
-                \"\"\"The price of one "name: price" line.\"\"\"
-                return parse_amount(line.split(":")[1].strip())
-        """,
-        "tests/test_cart.py": """
-            from shop.cart import total
-
-
-            def test_whole():
-                assert total(["tea: 2", "jam: 3"]) == 5
-
-
-            def test_cents():
-                assert total(["tea: 2.5", "jam: 1.25"]) == 3.75
-        """,
-    })
+    shop(tmp_path, "return int(float(text))")
     prices = (tmp_path / "shop" / "prices.py").read_text()
     prompts: list[str] = []
 
@@ -315,7 +290,7 @@ def test_a_wrong_value_from_a_helper_two_calls_below_is_fixed_in_the_helper(tmp_
                                "code": "def parse_amount(text):\n    return float(text)\n"}]
     written = apply_result(result, task, src)
     assert written == [tmp_path / "shop" / "prices.py"]
-    assert (tmp_path / "shop" / "cart.py").read_text() == textwrap.dedent(cart)
+    assert (tmp_path / "shop" / "cart.py").read_text() == textwrap.dedent(SHOP_CART)
     assert (tmp_path / "shop" / "prices.py").read_text() == prices.replace(
         "return int(float(text))", "return float(text)")
     assert sandbox.run_project_tests(tmp_path, {}, ["tests"]).passed
