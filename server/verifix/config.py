@@ -86,7 +86,7 @@ class Settings:
     # The interpreter that runs the project's tests ("": the project's venv, see project_python).
     python: str = ""
     onSave: bool = True
-    confirmEdits: bool = True  # needsConfirmation on applied edits
+    confirmEdits: bool = False  # verified edits through the editor's preview (needsConfirmation)
     pipeline: PipelineSettings = attrs.Factory(PipelineSettings)
     sandbox: SandboxSettings = attrs.Factory(SandboxSettings)
 

@@ -12,7 +12,6 @@ from tests.lsp.helpers import (
     GOOD_2,
     apply_edits,
     as_dict,
-    col_units,
     encoding_of,
     open_doc,
     script,
@@ -73,14 +72,15 @@ async def test_generate_applies_the_exact_versioned_annotated_edit(project, clie
         assert doc_edit.text_document.uri == uri and doc_edit.text_document.version == 7
         annotation = edit.change_annotations[P.ANNOTATION_ID]
         assert annotation.label == "verifix: verified by 1/1 checks"
-        assert annotation.needs_confirmation is True and "agreement" in annotation.description
+        # Verified: applied in one step (confirmEdits is off by default), evidence attached.
+        assert annotation.needs_confirmation is False and "agreement" in annotation.description
         assert all(e.annotation_id == P.ANNOTATION_ID for e in doc_edit.edits)
-        # Only the function: from its `def` to the end of its docstring line.
+        # Only the lines that change: the body inserted after the docstring.
         (only,) = doc_edit.edits
         enc = encoding_of(client_name)
-        end_line = '    Notes: «×2» 𝄞"""'
-        assert (only.range.start.line, only.range.start.character) == (3, 0)
-        assert (only.range.end.line, only.range.end.character) == (9, col_units(end_line, enc))
+        assert (only.range.start.line, only.range.start.character) == (10, 0)
+        assert (only.range.end.line, only.range.end.character) == (10, 0)
+        assert only.new_text == "    return x * 2\n"
         assert apply_edits(STUB, doc_edit.edits, enc) == DONE
         # Progress: begin, reports with phases and percentages, end; cancellable.
         (token,) = job_tokens(client)
@@ -124,7 +124,7 @@ async def test_user_typing_elsewhere_relocates_and_editing_the_function_refuses(
         doc_edit = client.edits[-1].edit.document_changes[0]
         assert doc_edit.text_document.version == 2  # the text the edit was computed against
         typed = STUB.replace("\n\n\ndef double", "\n# typed meanwhile\n\n\ndef double", 1)
-        assert doc_edit.edits[0].range.start.line == 4
+        assert doc_edit.edits[0].range.start.line == 11  # the body, one line further down
         assert apply_edits(typed, doc_edit.edits, encoding_of(client_name)) == DONE.replace(
             "\n\n\ndef double", "\n# typed meanwhile\n\n\ndef double", 1)
 
@@ -156,6 +156,25 @@ async def test_rejected_edit_changes_nothing_else(project, client_name):
         assert len(client.edits) == 1  # asked once, no retry, no second edit
         assert (project / "mod.py").read_text(encoding="utf-8") == STUB
         assert client.job_updates[-1]["applied"] is False
+    finally:
+        await client.shutdown_session()
+
+
+async def test_confirm_edits_asks_for_the_preview_and_says_how_to_use_it(project, client_name):
+    client = await start(project, client_name, script([GOOD, GOOD_2]),
+                         init_options={"confirmEdits": True})
+    try:
+        uri = open_doc(client, project / "mod.py", STUB)
+        outcome = await generate(client, uri)
+        assert outcome.status == "verified" and outcome.applied
+        (params,) = client.edits
+        assert params.edit.change_annotations[P.ANNOTATION_ID].needs_confirmation is True
+        told = [m.message for m in client.messages if "preview" in m.message]
+        if client_name == "visual_studio_code":  # it shows the change unticked in a preview
+            assert told == ["verifix: review the edit of double in the preview: tick the change, "
+                            "then Apply (it opens unticked)"]
+        else:  # no change annotations: nothing to tell
+            assert told == []
     finally:
         await client.shutdown_session()
 

@@ -49,13 +49,19 @@ export function clientOptions(opts: ClientOptions): LanguageClientOptions {
 }
 
 export function createLanguageClient(spec: ServerSpec, opts: ClientOptions): ClientLike {
-  const client = new LanguageClient('verifix', 'verifix', serverOptions(spec),
-    clientOptions(opts));
+  return asClientLike(new LanguageClient('verifix', 'verifix', serverOptions(spec),
+    clientOptions(opts)));
+}
+
+/** The ClientLike slice of a LanguageClient. */
+export function asClientLike(client: LanguageClient): ClientLike {
   return {
     start: () => client.start(),
     dispose: (timeoutMs) => client.dispose(timeoutMs),
+    // sendRequest(method, params, undefined) sends `[params, null]` as the params (an undefined
+    // token is not a token): pass the token only when there is one.
     sendRequest: <R>(method: string, params: unknown, token?: CancellationToken) =>
-      client.sendRequest<R>(method, params, token),
+      token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params),
     sendNotification: (method, params) => client.sendNotification(method, params),
     onNotification: (method, handler) => client.onNotification(method, handler),
     onRunningChange: (listener) =>

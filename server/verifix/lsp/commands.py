@@ -245,6 +245,10 @@ class JobCommands:
             outcome.reason = str(exc)
             self.ctx.show(str(exc), types.MessageType.Warning)
             return
+        if planned.confirm and self.ctx.previews_edits():
+            # The answer waits until the user closes the preview; say now what it needs.
+            self.ctx.show(f"review the edit of {task.qualname} in the preview: tick the change, "
+                          "then Apply (it opens unticked)", types.MessageType.Info)
         try:
             answer = await self.ctx.server.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=planned.edit, label=planned.label))

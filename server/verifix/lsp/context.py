@@ -103,6 +103,13 @@ class Context:
         self.server.window_show_message(types.ShowMessageParams(
             type=kind, message=f"verifix: {message}"))
 
+    def previews_edits(self) -> bool:
+        """The client shows an edit that needs confirmation in a preview (VS Code does, with
+        the change unticked); a client without change annotations just applies it."""
+        caps = self.server.client_capabilities
+        edit = caps and caps.workspace and caps.workspace.workspace_edit
+        return bool(edit and edit.change_annotation_support)
+
     # -- progress ------------------------------------------------------------------------
     async def begin_progress(self, title: str, message: str, cancellable: bool) -> str | None:
         """A new progress bar's token; None when the client shows none (the work goes on)."""

@@ -3,6 +3,8 @@ annotated with its evidence, and refused when the user changed the function mean
 
 from __future__ import annotations
 
+import difflib
+import itertools
 from dataclasses import dataclass
 
 from lsprotocol import types
@@ -22,6 +24,7 @@ class EditRefused(Exception):
 class Planned:
     edit: types.WorkspaceEdit
     label: str
+    confirm: bool
 
 
 def annotation_label(result: Result) -> str:
@@ -36,6 +39,27 @@ def evidence_text(result: Result) -> str:
     return (f"{result.status}: {result.message}. Trusted checks {e.trusted_passed}/"
             f"{e.trusted_total}; agreement {e.agreeing}/{e.considered} on {e.inputs} generated "
             f"inputs; {e.candidates} candidates, {e.repairs} repairs; {result.seconds:.1f} s")
+
+
+def _lines(text: str) -> list[str]:
+    # "\n" only, like positions.py: str.splitlines also splits on U+2028 and the like.
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _minimal(data: bytes, start: int, end: int, new: str,
+             limit: int | None = None) -> list[tuple[int, int, str]]:
+    """The edit (start, end, new) of `data` as edits of only the lines that change, so a
+    preview and the undo history read as a diff, not the function deleted and re-inserted.
+    `limit`: where the next edit starts (the line break at `end` is taken only before it)."""
+    if data[end:end + 1] == b"\n" and (limit is None or end + 1 < limit):
+        # Whole lines: a line appended to the function is then one insertion.
+        end, new = end + 1, new + "\n"
+    old, ours = _lines(data[start:end].decode("utf-8")), _lines(new)
+    at = list(itertools.accumulate((len(line.encode("utf-8")) for line in old), initial=start))
+    return [(at[i1], at[i2], "".join(ours[j1:j2]))
+            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+                None, old, ours, autojunk=False).get_opcodes() if tag != "equal"]
 
 
 def _byte_edits(source: str, fn: pycode.FunctionInfo, result: Result) -> list[tuple[int, int, str]]:
@@ -73,7 +97,9 @@ def _byte_edits(source: str, fn: pycode.FunctionInfo, result: Result) -> list[tu
             edits[-1] = (s0, len(data), text + helpers)
         else:
             edits.append((start, len(data), helpers))
-    return edits
+    limits: list[int | None] = [e[0] for e in edits[1:]] + [None]
+    return [small for (s0, e0, text), limit in zip(edits, limits, strict=True)
+            for small in _minimal(data, s0, e0, text, limit)]
 
 
 @dataclass
@@ -104,9 +130,9 @@ def _other_edit(other: Other) -> types.TextDocumentEdit:
         text_document=types.OptionalVersionedTextDocumentIdentifier(uri=other.doc.uri,
                                                                     version=other.version),
         edits=[types.AnnotatedTextEdit(
-            range=positions.range_to_client(other.doc, other.current, fn.start_byte,
-                                            fn.end_byte),
-            new_text=new, annotation_id=ANNOTATION_ID)])
+            range=positions.range_to_client(other.doc, other.current, start, end),
+            new_text=text, annotation_id=ANNOTATION_ID)
+            for start, end, text in _minimal(data, fn.start_byte, fn.end_byte, new)])
 
 
 def _unchanged(current: str, fn: pycode.FunctionInfo, result: Result) -> bool:
@@ -151,4 +177,4 @@ def plan_edit(doc: TextDocument, current: str, version: int | None, original_fn_
         change_annotations={ANNOTATION_ID: types.ChangeAnnotation(
             label=label, needs_confirmation=confirm, description=evidence_text(result))},
     )
-    return Planned(edit, label)
+    return Planned(edit, label, confirm)

@@ -6,10 +6,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe as suite, test } from 'node:test';
 import type * as vscode from 'vscode';
-import type { ConfigurationParams, StreamInfo } from 'vscode-languageclient/node';
+import type { ConfigurationParams, LanguageClient, StreamInfo } from 'vscode-languageclient/node';
 import { ClientOptions } from '../../src/controller';
 import * as extension from '../../src/extension';
-import { SERVER_ARGS, clientOptions, createLanguageClient, serverOptions } from '../../src/languageClient';
+import {
+  SERVER_ARGS, asClientLike, clientOptions, createLanguageClient, serverOptions,
+} from '../../src/languageClient';
 import { withListener } from '../fake/loopback';
 import { fake, window } from '../fake/vscode';
 
@@ -64,6 +66,18 @@ suite('languageClient', () => {
       assert.equal(typeof client[key], 'function', key);
     }
     assert.equal(typeof client.code2ProtocolConverter.asUri, 'function');
+  });
+
+  test('a request without a token sends its params alone (not [params, null])', async () => {
+    const calls: unknown[][] = [];
+    const stub = { sendRequest: (...args: unknown[]) => { calls.push(args); return Promise.resolve(); } };
+    const client = asClientLike(stub as unknown as LanguageClient);
+    await client.sendRequest('textDocument/codeAction', { a: 1 });
+    await client.sendRequest('workspace/executeCommand', { b: 2 }, undefined);
+    const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+    await client.sendRequest('workspace/executeCommand', { c: 3 }, token);
+    assert.deepEqual(calls, [['textDocument/codeAction', { a: 1 }],
+      ['workspace/executeCommand', { b: 2 }], ['workspace/executeCommand', { c: 3 }, token]]);
   });
 
   test('the entry point activates: commands at once, the failure in the status bar', async () => {
