@@ -178,11 +178,12 @@ def test_npm_test_and_vsce_package(tmp_path):
 
     vsix = VSCODE / f"{MANIFEST['name']}-{MANIFEST['version']}.vsix"
     vsix.unlink(missing_ok=True)
-    _run([shutil.which("npx") or "npx", "vsce", "package", "--allow-missing-repository",
-          "--out", vsix.name], timeout=180)
+    _run([NPM, "run", "package", "--", "--out", vsix.name], timeout=180)
     with zipfile.ZipFile(vsix) as z:
         names = set(z.namelist())
     assert "extension/package.json" in names and "extension/out/src/extension.js" in names
+    assert {"extension/readme.md", "extension/changelog.md", "extension/LICENSE.txt",
+            "extension/" + MANIFEST["icon"]} <= names
     assert "extension/node_modules/vscode-languageclient/node.js" in names
     assert not any(n.startswith(("extension/src/", "extension/test/", "extension/out/test/"))
                    for n in names)

@@ -302,7 +302,7 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
       assert.equal(values.at(-1)?.kind, 'end');
       assert.match(values.at(-1)?.message ?? '', /verified/);
 
-      // The edit: versioned documentChanges, only the function, every edit annotated.
+      // The edit: versioned documentChanges, only the lines that change, every edit annotated.
       assert.equal(s.edits.length, 1);
       const { edit } = s.edits[0];
       assert.equal(edit.changes, undefined);
@@ -312,7 +312,7 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
       assert.ok(change.edits.every((e) => e.annotationId === P.ANNOTATION_ID));
       const annotation = edit.changeAnnotations?.[P.ANNOTATION_ID];
       assert.match(annotation?.label ?? '', /^verifix: verified by \d+\/\d+ checks$/);
-      assert.equal(annotation?.needsConfirmation, true);
+      assert.equal(annotation?.needsConfirmation, false); // verified: applied in one step
       assert.equal(applyEdits(STUB, change.edits), DONE);
 
       // Cancel with no job id (the extension's Cancel Running Job): nothing left to cancel.
