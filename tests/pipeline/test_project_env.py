@@ -186,6 +186,31 @@ def test_src_layout_with_an_editable_install_tests_the_copy(tmp_path, sandbox):
     assert "4 passed" in run_pytest(python, root).stdout
 
 
+def test_weak_mode_points_an_editable_install_at_the_copy(tmp_path):
+    """Without bubblewrap the copy cannot sit at the project's path: the .pth entries that
+    name the project are pointed at the copy instead, or no fix would ever be seen."""
+    from verifix.sandbox import Sandbox
+
+    root = tmp_path / "proj"
+    write(root, {"pyproject.toml": "[project]\nname = 'words'\nversion = '0'\n",
+                 "src/words/__init__.py": "", "src/words/count.py": COUNT,
+                 "tests/test_count.py": """
+                     from words.count import count_words
+
+
+                     def test_two():
+                         assert count_words("a  b") == 2
+                 """})
+    python = make_venv(root / ".venv")
+    (site_packages(root / ".venv") / "words.pth").write_text(f"{root / 'src'}\n")
+    with Sandbox(timeout_s=5, memory_mb=1024, force_weak=True) as weak:
+        assert weak.isolation == "weak"
+        result, _task, _src = repair(f"{root}/tests/test_count.py::test_two", weak, [COUNT_FIXED])
+    assert result.status == "verified", result.message
+    assert (root / "src/words/count.py").read_text() == COUNT  # nothing written unasked
+    assert "1 failed" in run_pytest(python, root).stdout
+
+
 def test_unittest_testcase_methods_are_repaired(tmp_path, sandbox):
     write(tmp_path, {
         "setup.cfg": "[tool:pytest]\npythonpath = lib\n",

@@ -255,6 +255,7 @@ class Sandbox:
         outcome = _JobOutcome()
         if paths and not _cancelled(cancel):
             job = {"op": "pytest", "files": copy.files, "paths": paths,
+                   "root": os.path.abspath(project_root),
                    "wanted": sorted(set(requested)), "timeout": self.limits.timeout_s,
                    "setup_timeout": self.limits.setup_timeout_s, "limits": self.limits.wire(),
                    "cpu_seconds": int(self.limits.setup_timeout_s * 2

@@ -627,6 +627,10 @@ def pytest_child(job: dict[str, Any], skip: set[str], send: Send, capture_fd: in
 
     for directory in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
         site.addsitedir(directory)
+    root = str(job.get("root") or project)
+    if root != project:  # the copy is not at the project's path (weak mode): point there
+        sys.path[:] = [project + p[len(root):] if p == root or p.startswith(root + os.sep)
+                       else p for p in sys.path]
     sys.path.insert(0, project)  # as `python -m pytest` does
     import pytest
 
