@@ -64,8 +64,12 @@ export function asClientLike(client: LanguageClient): ClientLike {
       token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params),
     sendNotification: (method, params) => client.sendNotification(method, params),
     onNotification: (method, handler) => client.onNotification(method, handler),
-    onRunningChange: (listener) =>
-      client.onDidChangeState((e) => listener(e.newState === State.Running)),
+    // Starting is not "stopped": the status bar would flash "not running" at every start.
+    onRunningChange: (listener) => client.onDidChangeState((e) => {
+      if (e.newState !== State.Starting) {
+        listener(e.newState === State.Running);
+      }
+    }),
     code2ProtocolConverter: client.code2ProtocolConverter,
   };
 }
