@@ -6,6 +6,7 @@
 - processes.py: the processes a workbench started, found by a marker in their environment.
 - browser.py: Debian's Chromium, driven by the PyPI playwright package.
 - workbench.py: Workbench, what a user does and sees in it.
+- readme_images.py: key screenshots of the last run, copied (smaller) into clients/vscode/images/.
 
 tests/clients/test_vscode_workbench.py uses it; `python -m tests.clients.workbench.install`
 installs ahead of a run.

@@ -33,6 +33,10 @@ BASE_SETTINGS: dict[str, Any] = {
     "editor.minimap.enabled": False,
     "chat.disableAIFeatures": True,
     "workbench.secondarySideBar.defaultVisibility": "hidden",
+    # Desktop VS Code's default. The web build's is "afterDelay": it would save every edit by
+    # itself, and a test could not see what desktop users see (edits left unsaved until they
+    # save, e.g. a repair's edit of a file that was not open).
+    "files.autoSave": "off",
 }
 START_TIMEOUT_S = 60.0
 

@@ -49,6 +49,31 @@ def marked(run_id: str) -> list[Proc]:
     return found
 
 
+def descendants(pid: int) -> list[Proc]:
+    """Live processes below `pid`, found by their parent pid: a sandbox clears the environment
+    of what it runs, the marker with it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            except OSError:  # gone meanwhile
+                continue
+            found.append(Proc(child, tuple(a.decode(errors="replace") for a in argv)))
+    return found
+
+
 def wait_gone(run_id: str, timeout: float) -> list[Proc]:
     """Waits until no marked process is left; returns those still there at the deadline."""
     deadline = time.monotonic() + timeout
