@@ -4,7 +4,6 @@ initialize to an applied verified edit (minutes on 2 CPU cores)."""
 from __future__ import annotations
 
 import pytest
-from lsprotocol import types
 
 from tests.lsp.helpers import apply_edits, open_doc, start, wait_ready
 from tests.lsp.test_lsp_jobs import command
