@@ -3,7 +3,10 @@ initialize to an applied verified edit (minutes on 2 CPU cores)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from lsprotocol import types
 
 from tests.lsp.helpers import apply_edits, open_doc, start, wait_ready
 from tests.lsp.test_lsp_jobs import command
@@ -57,5 +60,30 @@ async def test_real_model_generates_a_verified_edit(project, real_model_path, sa
         kinds = [type(v).__name__ for values in client.progress_reports.values()
                  for v in values]
         assert kinds.count("WorkDoneProgressBegin") == kinds.count("WorkDoneProgressEnd") == 2
+    finally:
+        await client.shutdown_session()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_every_request_sent_while_the_real_model_loads_is_answered(project,
+                                                                         real_model_path):
+    """llama-cpp-python points fd 1 at /dev/null while it loads a model: an answer written to
+    stdout then was lost, and the editor waited for it forever."""
+    client = await start(project, "visual_studio_code", None)
+    try:
+        uri = open_doc(client, project / "inventory.py", SOURCE)
+        pos = types.Position(9, 4)
+        params = types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=pos, end=pos), context=types.CodeActionContext(diagnostics=[]))
+        sent = 0
+        while not any(s["state"] == "ready" for s in client.statuses) and sent < 5000:
+            actions = await asyncio.wait_for(client.text_document_code_action_async(params), 30)
+            assert [a.title for a in actions] == [P.TITLE_GENERATE]
+            sent += 1
+        assert client.statuses[-1]["state"] == "ready", client.statuses[-1]
+        assert any(s["state"] == "loading" for s in client.statuses)
+        assert sent > 1, "the model loaded before a request could be sent during the load"
     finally:
         await client.shutdown_session()

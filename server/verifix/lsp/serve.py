@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
+import sys
+from typing import BinaryIO
 
 from pygls.io_ import run_async
 
@@ -37,13 +40,23 @@ def parse_tcp(value: str) -> tuple[str, int]:
 def run(tcp: tuple[str, int] | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="verifix: %(message)s")  # stderr only
     if tcp is None:
-        VerifixServer().start_io()
+        VerifixServer().start_io(sys.stdin.buffer, _protocol_stdout())
         return 0
     try:
         asyncio.run(_serve_tcp(*tcp))
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _protocol_stdout() -> BinaryIO:
+    """The LSP stream on a descriptor of its own, with fd 1 sent to stderr: whatever else
+    writes to stdout, or points it elsewhere (llama-cpp-python sends fd 1 to /dev/null while
+    the model loads), then never touches the protocol, and no answer is lost."""
+    stream = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return stream
 
 
 async def _serve_tcp(host: str, port: int) -> None:
