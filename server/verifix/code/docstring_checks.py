@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import ast
-
 from verifix.code.doctest_examples import doctest_examples
 from verifix.code.example_values import Example, parse_expr
 from verifix.code.prose_examples import prose_examples
+from verifix.sandbox.checks import Check, self_contained
 
 _MAX_DOCSTRING = 100_000
 
@@ -41,85 +40,21 @@ def docstring_examples(docstring: str, func_name: str,
     return unique
 
 
-def _needs_parens(node: ast.expr) -> bool:
-    """Whether `x == <node>` needs parentheses around the node (everything but these binds
-    tighter than a comparison)."""
-    return isinstance(node, (ast.BoolOp, ast.Compare, ast.IfExp, ast.Lambda, ast.NamedExpr)) or (
-        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
-
-
-def _paren(text: str, node: ast.expr) -> str:
-    return f"({text})" if _needs_parens(node) else text
-
-
-def _float_literal(node: ast.expr) -> float | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, float):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _float_literal(node.operand)
-        if inner is not None:
-            return -inner if isinstance(node.op, ast.USub) else inner
-    return None
-
-
-def _number_literal(node: ast.expr) -> bool:
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
-    return isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and \
-        _number_literal(node.operand)
-
-
-def _tolerance(values: list[float]) -> str:
-    scale = max([1.0] + [abs(v) for v in values if v == v and abs(v) != float("inf")])
-    return format(1e-6 * scale, ".3g")
-
-
-def example_checks(examples: list[Example]) -> list[str]:
-    """Check snippets for the sandbox, one per example that has an expected value or exception:
-    `assert f(1) == 2`; floats compare with a tolerance; doctest setup lines come first."""
-    checks: list[str] = []
+def example_checks(examples: list[Example]) -> list[Check]:
+    """One check per example with an expected value or exception; doctest setup lines come
+    first. The host compares the call's value with the expected one type by type, as a doctest
+    reader would; a prose example ("returns 5") lets 5 stand for 5.0."""
+    checks: list[Check] = []
     for e in examples:
-        call_node = parse_expr(e.call)
-        if call_node is None:
+        if parse_expr(e.call) is None:
             continue
-        call = _paren(e.call, call_node)
-        prefix = "".join(s.rstrip("\n") + "\n" for s in e.setup)
+        setup = "".join(s.rstrip("\n") + "\n" for s in e.setup)
         if e.raises is not None:
-            name = e.raises
-            checks.append(
-                f"{prefix}try:\n    {e.call}\nexcept Exception as _e:\n"
-                f"    assert type(_e).__name__ == {name!r}, "
-                f"f'expected {name}, got {{type(_e).__name__}}: {{_e}}'\n"
-                f"else:\n    raise AssertionError({('expected ' + name + ' to be raised')!r})")
+            checks.append(Check(e.call, "raises", setup=setup, raises=e.raises))
             continue
-        if e.expected is None:
+        node = None if e.expected is None else parse_expr(e.expected)
+        if node is None or not self_contained(node):
             continue
-        node = parse_expr(e.expected)
-        if node is None:
-            continue
-        expected = _paren(e.expected, node)
-        if isinstance(node, ast.Constant) and node.value is None:
-            checks.append(f"{prefix}assert {call} is None")
-            continue
-        scalar = _float_literal(node)
-        if scalar is not None and scalar == scalar and abs(scalar) != float("inf"):
-            tol = _tolerance([scalar])
-            if isinstance(node, ast.UnaryOp):
-                expected = f"({e.expected})"
-            checks.append(f"{prefix}assert abs((_v := {e.call}) - {expected}) < {tol}, "
-                          f"f'expected {e.expected}, got {{_v!r}}'")
-            continue
-        if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(
-                _number_literal(x) for x in node.elts) and any(
-                _float_literal(x) is not None for x in node.elts):
-            floats = [v for v in (_float_literal(x) for x in node.elts) if v is not None]
-            if all(v == v and abs(v) != float("inf") for v in floats):
-                kind = "list" if isinstance(node, ast.List) else "tuple"
-                tol = _tolerance(floats)
-                checks.append(
-                    f"{prefix}assert isinstance(_v := {e.call}, {kind}) and len(_v) == "
-                    f"{len(node.elts)} and all(abs(_a - _b) < {tol} for _a, _b in "
-                    f"zip(_v, {e.expected})), f'expected {e.expected}, got {{_v!r}}'")
-                continue
-        checks.append(f"{prefix}assert {call} == {expected}")
+        checks.append(Check(e.call, "equal", expected=e.expected, setup=setup,
+                            numbers_by_value=e.kind != "doctest"))
     return checks

@@ -8,6 +8,7 @@ from verifix.engine.base import CancelToken
 from verifix.pipeline.candidates import Candidate
 from verifix.pipeline.task import Cancelled, Task, changed_modules
 from verifix.sandbox.base import Runner
+from verifix.sandbox.checks import Check
 from verifix.sandbox.reports import CheckResult
 
 MAX_FAILURE_CHARS = 600
@@ -101,7 +102,7 @@ class Verifier:
         return out
 
 
-def _describe(check: str, result: CheckResult) -> str:
+def _describe(check: Check, result: CheckResult) -> str:
     got = f" (got {result.value})" if result.value is not None and result.status == "failed" else ""
     message = (result.message or result.status).strip()
     return _cap(f"{check}\n  -> {result.status}: {message}{got}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from verifix import code as pycode
 from verifix.cancel import Cancelled  # noqa: F401  (re-exported)
+from verifix.sandbox.checks import Check
 from verifix.sandbox.interpreter import Interpreter
 
 
@@ -44,7 +45,7 @@ class Task:
     stub: str  # what the model sees of the function (signature + docstring)
     context: str  # module context for prompts (imports, helpers), may be ""
     examples: list[pycode.Example]
-    trusted_checks: list[str]  # snippet checks run by Sandbox.run_checks
+    trusted_checks: list[Check]  # the docstring's examples, run by Sandbox.run_checks
     project_tests: list[str] = field(default_factory=list)  # pytest node ids (trusted)
     project_root: Path | None = None
     module_relpath: str | None = None  # the module's path relative to project_root
@@ -87,7 +88,6 @@ def from_source(
     *,
     file: str | None = None,
     project_root: Path | None = None,
-    extra_checks: list[str] | None = None,
     with_tests: bool = True,
 ) -> Task:
     fn = pycode.find_function(source, qualname)
@@ -96,7 +96,6 @@ def from_source(
         raise TaskError(f"no function named {qualname!r}{where}")
     examples = pycode.function_examples(fn)
     checks = pycode.example_checks(examples)
-    checks += list(extra_checks or [])
     project_tests: list[str] = []
     module_relpath = None
     if project_root is not None and file is not None:

@@ -6,6 +6,7 @@
 
 from verifix.sandbox.base import Runner
 from verifix.sandbox.boundary import FORCE_WEAK_ENV, Isolation, detect_isolation
+from verifix.sandbox.checks import Check
 from verifix.sandbox.errors import SandboxError, SandboxUnavailable
 from verifix.sandbox.limits import Limits
 from verifix.sandbox.reports import (
@@ -21,6 +22,7 @@ from verifix.sandbox.sandbox import Sandbox
 
 __all__ = [
     "FORCE_WEAK_ENV",
+    "Check",
     "CheckReport",
     "CheckResult",
     "CheckStatus",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from verifix.cancel import CancelToken
+from verifix.sandbox.checks import Check
 from verifix.sandbox.interpreter import Interpreter
 from verifix.sandbox.reports import CheckReport, IsolationLevel, TestReport
 
@@ -17,9 +18,10 @@ class Runner(Protocol):
     @property
     def isolation(self) -> IsolationLevel: ...
 
-    def run_checks(self, code: str, checks: Sequence[str],
+    def run_checks(self, code: str, checks: Sequence[str | Check],
                    cancel: CancelToken | None = None) -> CheckReport:
-        """Load `code` in a fresh process and run each check snippet against it."""
+        """Load `code` in a fresh process and run each check (a Check, or a snippet read as
+        one) against it."""
         ...
 
     def run_project_tests(self, project_root: str | os.PathLike[str],

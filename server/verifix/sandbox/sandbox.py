@@ -21,9 +21,11 @@ from typing import Any
 
 from verifix.cancel import CancelToken
 from verifix.sandbox import boundary
+from verifix.sandbox.checks import Check, as_check
 from verifix.sandbox.client import WorkerDied, WorkerProcess
 from verifix.sandbox.errors import SandboxError, SandboxUnavailable
 from verifix.sandbox.interpreter import Interpreter
+from verifix.sandbox.judging import Expected, Malformed, decode, judge
 from verifix.sandbox.limits import Limits
 from verifix.sandbox.project import (
     ProjectTooLarge,
@@ -41,7 +43,7 @@ from verifix.sandbox.reports import (
     TestReport,
     TestResult,
 )
-from verifix.sandbox.worker import GRACE_S, as_seconds, count_processes_of, wipe
+from verifix.sandbox.worker import GRACE_S, count_processes_of, wipe
 
 MAX_PROJECT_WORKERS = 3  # warm project workers kept (an editor may have several projects open)
 RECYCLE_AFTER_RUNS = 200  # a fresh worker now and then: no slow build-up of anything
@@ -76,6 +78,7 @@ class Sandbox:
             _log.warning("sandbox isolation is WEAK (rlimits only, no boundary): %s%s",
                          probe.reason, f"; to fix: {probe.remedy}" if probe.remedy else "")
         self._lock = threading.Lock()
+        self._expected: dict[str, Expected] = {}  # expected values by expression
         # One worker for checks (key None) and one per project interpreter and root.
         self._workers: dict[_Key, WorkerProcess] = {}
         self._scratches: dict[_Key, str] = {}  # weak isolation: a scratch dir per worker
@@ -165,61 +168,104 @@ class Sandbox:
 
     # -- checks --
 
-    def run_checks(self, code: str, checks: Sequence[str],
+    def run_checks(self, code: str, checks: Sequence[str | Check],
                    cancel: CancelToken | None = None) -> CheckReport:
-        """Load `code` in a fresh child and run each check snippet against it."""
+        """Load `code` in a fresh child and run each check against it; the host judges each
+        check from the plain value its call returned (see verifix.sandbox.judging)."""
         self._check_open()
         started = time.monotonic()
-        checks = [str(c) for c in checks]
-        results: dict[int, CheckResult] = {}
+        parsed = [as_check(c) for c in checks]
+        expected = self._expected_values(parsed, cancel)
+        events, compile_error, load = self._run_calls(code, parsed, cancel)
+        texts = [str(c) for c in parsed]
+        if compile_error is not None:
+            results = [CheckResult(t, "error", compile_error) for t in texts]
+        else:
+            results = []
+            missing: CheckStatus = "cancelled" if _cancelled(cancel) or self._closed else "error"
+            for i, check in enumerate(parsed):
+                event = events.get(i)
+                if event is not None:
+                    results.append(judge(check, event, expected.get(check.expected or "")))
+                elif load is not None:
+                    results.append(CheckResult(texts[i], load[0], load[1], load[2]))
+                else:
+                    results.append(CheckResult(texts[i], missing,
+                                               missing if missing == "cancelled" else "not run"))
+        return CheckReport(results, round(time.monotonic() - started, 6), self._isolation,
+                           compile_error, None if load is None else load[1])
+
+    def _expected_values(self, checks: Sequence[Check], cancel: CancelToken | None
+                         ) -> dict[str, Expected]:
+        """The expected value of every `equal` check, evaluated in a child without any
+        candidate (and remembered: a task's checks are the same for every candidate)."""
+        wanted = {c.expected for c in checks if c.expected is not None}
+        todo = sorted(wanted - self._expected.keys())
+        if todo:
+            events, compile_error, load = self._run_calls("", [Check(e) for e in todo], cancel)
+            if _cancelled(cancel):
+                return self._expected
+            if len(self._expected) > 10_000:
+                self._expected.clear()
+            for i, text in enumerate(todo):
+                event = events.get(i)
+                if event is None or event.get("outcome") != "value":
+                    reason = (compile_error or (load[1] if load else None)
+                              or (event or {}).get("message") or "no value")
+                    self._expected[text] = Expected(error=str(reason))
+                    continue
+                try:
+                    self._expected[text] = Expected(decode(event.get("data")))
+                except Malformed as exc:
+                    self._expected[text] = Expected(error=str(exc))
+        return self._expected
+
+    def _run_calls(self, code: str, checks: Sequence[Check], cancel: CancelToken | None
+                   ) -> tuple[dict[int, dict[str, Any]], str | None,
+                              tuple[CheckStatus, str, str] | None]:
+        """What each check's call did, by index (events for `judge`); the candidate's compile
+        error; its load failure (status, message, output)."""
+        wire = [c.wire() for c in checks]
+        events: dict[int, dict[str, Any]] = {}
         compile_error: str | None = None
-        load_error: str | None = None
+        load: tuple[CheckStatus, str, str] | None = None
         with self._lock:
             next_index = 0
             attempts = 0
-            while next_index < len(checks) and compile_error is None and load_error is None:
+            while next_index < len(wire) and compile_error is None and load is None:
                 if _cancelled(cancel):
                     break
                 attempts += 1
-                if attempts > len(checks) + 2:
+                if attempts > len(wire) + 2:
                     break
-                job = {"op": "checks", "code": code, "checks": checks, "start": next_index,
+                job = {"op": "checks", "code": code, "checks": wire, "start": next_index,
                        "timeout": self.limits.timeout_s, "output_limit": self.limits.output_limit,
                        "limits": self.limits.wire()}
-                budget = (len(checks) - next_index + 1) * (self.limits.timeout_s + GRACE_S + 1)
+                budget = (len(wire) - next_index + 1) * (self.limits.timeout_s + GRACE_S + 1)
                 outcome = self._run_job(job, b"", budget, cancel)
                 for event in outcome.events:
                     ev = event.get("ev")
                     if ev == "result":
                         index = int(event["index"])
-                        if 0 <= index < len(checks) and index not in results:
-                            results[index] = _check_result(checks[index], event)
+                        if 0 <= index < len(wire) and index not in events:
+                            events[index] = event
                     elif ev == "compile_error":
                         compile_error = str(event.get("message") or "SyntaxError")
                     elif ev == "load_failed":
-                        load_error = str(event.get("message") or "the candidate failed to load")
-                        load_status: CheckStatus = (
-                            "timeout" if event.get("status") == "timeout" else "error")
-                        for i in range(len(checks)):
-                            results.setdefault(i, CheckResult(
-                                checks[i], load_status, load_error, str(event.get("output", ""))))
-                while next_index in results:
+                        load = ("timeout" if event.get("status") == "timeout" else "error",
+                                str(event.get("message") or "the candidate failed to load"),
+                                str(event.get("output", "")))
+                while next_index in events:
                     next_index += 1
                 broke = outcome.broke
                 if broke is None:
                     break
                 # The worker died or hung: blame the check under way, go on with a new worker.
-                if next_index < len(checks):
-                    status: CheckStatus = "timeout" if outcome.timed_out else "error"
-                    results[next_index] = CheckResult(checks[next_index], status, broke)
+                if next_index < len(wire):
+                    events[next_index] = {"outcome": "timeout" if outcome.timed_out else "error",
+                                          "message": broke}
                     next_index += 1
-        if compile_error is not None:
-            results = {i: CheckResult(c, "error", compile_error) for i, c in enumerate(checks)}
-        missing: CheckStatus = "cancelled" if _cancelled(cancel) or self._closed else "error"
-        final = [results.get(i) or CheckResult(c, missing, missing if missing == "cancelled"
-                                               else "not run") for i, c in enumerate(checks)]
-        return CheckReport(final, round(time.monotonic() - started, 6), self._isolation,
-                           compile_error, load_error)
+        return events, compile_error, load
 
     # -- project tests --
 
@@ -381,16 +427,6 @@ _Key = tuple[str, tuple[str, ...], str | None] | None
 
 def _cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.cancelled
-
-
-def _check_result(check: str, event: dict[str, Any]) -> CheckResult:
-    status: CheckStatus = "error"
-    if event.get("status") in ("passed", "failed", "timeout"):
-        status = event["status"]
-    value = event.get("value")
-    return CheckResult(check, status, str(event.get("message") or ""),
-                       str(event.get("output") or ""), None if value is None else str(value),
-                       as_seconds(event.get("seconds")))
 
 
 def _host_env() -> dict[str, str]:

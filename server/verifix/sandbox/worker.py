@@ -31,6 +31,7 @@ import stat
 import struct
 import sys
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,6 +53,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
 
 Send = Callable[[dict[str, Any]], None]  # one event from a child (or a reporter) to the server
 Target = Callable[[Send, int], None]  # what a forked child runs: (send, capture fd)
@@ -64,9 +66,15 @@ class ProtocolError(Exception):
 # --- framing ---------------------------------------------------------------------------------
 
 
+# Taken at import, before any candidate runs: rebinding json.dumps or os.write changes nothing.
+_dumps = json.dumps
+_os_write = os.write
+_exit = os._exit
+
+
 def encode_frame(obj: Any, blob: bytes = b"") -> bytes:
     # ASCII escapes: a lone surrogate in some message cannot break the encoding.
-    data = json.dumps(obj, separators=(",", ":")).encode("ascii")
+    data = _dumps(obj, separators=(",", ":")).encode("ascii")
     return HEADER.pack(len(data), len(blob)) + data + blob
 
 
@@ -74,7 +82,7 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
-            written = os.write(fd, view)
+            written = _os_write(fd, view)
         except InterruptedError:
             continue
         view = view[written:]
@@ -220,6 +228,34 @@ class _Libc:
         if self._prctl is None:
             return False
         return bool(self._prctl(option, value, 0, 0, 0) == 0)
+
+
+def _keyed_sender(fd: int, key: str) -> Send:
+    def send(obj: dict[str, Any]) -> None:
+        write_frame(fd, {**obj, "key": key})
+
+    return send
+
+
+def _sealed_globals() -> dict[str, Any]:
+    """A copy of this module's globals whose functions read the copy. The child runs them, so a
+    candidate that imports this module and rebinds its names (`to_plain`, `write_frame`...)
+    changes nothing of what reports its results."""
+    sealed = dict(globals())
+    for name, obj in list(sealed.items()):
+        if isinstance(obj, types.FunctionType) and obj.__module__ == __name__:
+            clone = types.FunctionType(obj.__code__, sealed, obj.__name__, obj.__defaults__,
+                                       obj.__closure__)
+            clone.__kwdefaults__ = obj.__kwdefaults__
+            sealed[name] = clone
+    return sealed
+
+
+def _sealed_target(target: Target, sealed: dict[str, Any]) -> Target:
+    if isinstance(target, functools.partial) and getattr(target.func, "__module__", "") == \
+            __name__ and isinstance(sealed.get(target.func.__name__), types.FunctionType):
+        return functools.partial(sealed[target.func.__name__], *target.args, **target.keywords)
+    return target
 
 
 # --- limits and child setup ------------------------------------------------------------------
@@ -398,6 +434,86 @@ _COMPARISONS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
 }
 
 
+# What the child reports of a value, taken when the worker starts, before any candidate runs:
+# a candidate that rebinds a builtin or a module attribute changes none of these.
+_type = type
+_compile = compile
+_exec = exec
+_eval = eval
+_float_hex = float.hex
+_int_format = int.__format__
+_bytes_hex = bytes.hex
+_get_attribute = object.__getattribute__
+_type_attribute = type.__getattribute__
+PLAIN_NODES = 100_000
+PLAIN_DEPTH = 100
+PLAIN_CHARS = 1_000_000
+
+
+_CONTAINER_TAGS: dict[type, str] = {list: "l", tuple: "t", set: "S", frozenset: "F"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _type_name(cls: Any) -> tuple[str, str]:
+    names = []
+    for attr in ("__module__", "__qualname__"):
+        try:
+            name = _type_attribute(cls, attr)
+        except BaseException:  # noqa: BLE001
+            name = "?"
+        names.append(name if _type(name) is str else "?")
+    return names[0], names[1]
+
+
+def to_plain(value: Any) -> list[Any]:
+    """`value` as tagged lists of JSON types (see verifix.sandbox.judging.decode): builtin
+    values by their exact type only, anything else as its class and `__dict__` fields."""
+    budget = [PLAIN_NODES, PLAIN_CHARS]
+
+    def walk(x: Any, depth: int) -> list[Any]:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge(f"more than {PLAIN_NODES} parts")
+        if depth > PLAIN_DEPTH:
+            raise _TooLarge(f"nested deeper than {PLAIN_DEPTH}")
+        t = _type(x)
+        if x is None:
+            return ["N"]
+        if t is bool:
+            return ["b", x is True]
+        if t is int:
+            return ["i", _int_format(x, "x")]
+        if t is float:
+            return ["f", _float_hex(x)]
+        if t is complex:
+            return ["c", _float_hex(x.real), _float_hex(x.imag)]
+        if t is str or t is bytes or t is bytearray:
+            budget[1] -= len(x)
+            if budget[1] < 0:
+                raise _TooLarge(f"more than {PLAIN_CHARS} characters")
+            if t is str:
+                return ["s", x]
+            return ["y" if t is bytes else "Y", _bytes_hex(bytes(x))]
+        if t is list or t is tuple or t is set or t is frozenset:
+            return [_CONTAINER_TAGS[t], [walk(e, depth + 1) for e in x]]
+        if t is dict:
+            return ["d", [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in x.items()]]
+        module, qualname = _type_name(t)
+        try:
+            fields = _get_attribute(x, "__dict__")
+        except BaseException:  # noqa: BLE001 - no __dict__ (slots, C types)
+            fields = None
+        if _type(fields) is dict:
+            return ["o", module, qualname, [[k, walk(v, depth + 1)]
+                                            for k, v in fields.items() if _type(k) is str]]
+        return ["x", module, qualname]
+
+    return walk(value, 0)
+
+
 class _Check:
     """One check snippet run against the candidate's namespace."""
 
@@ -496,23 +612,72 @@ def run_one_check(source: str, namespace: dict[str, Any], timeout: float) -> dic
     return {"status": status, "message": message, "value": check.value}
 
 
+def _compile_checks(checks: list[Any], start: int) -> list[Any]:
+    """Each check's code, compiled before the candidate loads (so with the real `compile`):
+    ("script", source) | ("call", setup code or None, call code) | ("invalid", message)."""
+    out: list[Any] = []
+    for index, check in enumerate(checks):
+        if index < start:
+            out.append(None)
+            continue
+        check = check if isinstance(check, dict) else {"call": _str(check), "script": True}
+        if check.get("script"):
+            out.append(("script", _str(check.get("call", ""))))
+            continue
+        try:
+            setup = _str(check.get("setup") or "")
+            setup_code = _compile(setup, "<check>", "exec") if setup.strip() else None
+            out.append(("call", setup_code, _compile(_str(check.get("call", "")).strip(),
+                                                     "<check>", "eval")))
+        except SyntaxError as exc:
+            out.append(("invalid", "the check itself is invalid: " + _syntax_message(exc)))
+        except (ValueError, RecursionError, MemoryError) as exc:
+            out.append(("invalid", "the check itself is invalid: " + describe_exception(exc)))
+    return out
+
+
+def run_one_call(setup: Any, call: Any, namespace: dict[str, Any], timeout: float
+                 ) -> dict[str, Any]:
+    """Run a check's setup and call; its value leaves as plain data, judged by the host."""
+    try:
+        _arm(timeout)
+        try:
+            if setup is not None:
+                _exec(setup, namespace)
+            value = _eval(call, namespace)
+            try:
+                data = to_plain(value)
+            except _TooLarge as exc:
+                data = ["?", _str(exc)]
+        finally:
+            _disarm()
+    except CheckTimeout:
+        return {"outcome": "timeout", "message": f"the check did not finish within {timeout:g} s"}
+    except BaseException as exc:  # noqa: BLE001 - whatever it raised is its behaviour
+        module, name = _type_name(_type(exc))
+        return {"outcome": "raised", "exc": name, "exc_module": module,
+                "message": describe_exception(exc)}
+    return {"outcome": "value", "data": data}
+
+
 def checks_child(job: dict[str, Any], start: int, send: Send, capture_fd: int) -> None:
     timeout = float(job["timeout"])
     limit = int(job["output_limit"])
     try:
-        code = compile(job["code"], "<candidate>", "exec")
+        code = _compile(job["code"], "<candidate>", "exec")
     except SyntaxError as exc:
         send({"ev": "compile_error", "message": _syntax_message(exc)})
         return
     except (ValueError, RecursionError, MemoryError) as exc:
         send({"ev": "compile_error", "message": describe_exception(exc)})
         return
+    compiled = _compile_checks(list(job["checks"]), start)
     namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
     load: dict[str, Any] = {"status": "passed", "message": ""}
     try:
         _arm(timeout)
         try:
-            exec(code, namespace)  # noqa: S102 - inside the boundary and the child's rlimits
+            _exec(code, namespace)  # inside the boundary and the child's rlimits
         finally:
             _disarm()
     except CheckTimeout:
@@ -525,9 +690,16 @@ def checks_child(job: dict[str, Any], start: int, send: Send, capture_fd: int) -
         return
     take_output(capture_fd, limit)
     send({"ev": "loaded"})
-    for index in range(start, len(job["checks"])):
+    for index in range(start, len(compiled)):
         began = time.monotonic()
-        outcome = run_one_check(str(job["checks"][index]), namespace, timeout)
+        kind = compiled[index]
+        if kind[0] == "script":
+            judged = run_one_check(kind[1], namespace, timeout)
+            outcome = {"outcome": "judged", **judged}
+        elif kind[0] == "invalid":
+            outcome = {"outcome": "error", "message": kind[1]}
+        else:
+            outcome = run_one_call(kind[1], kind[2], dict(namespace), timeout)
         outcome["seconds"] = round(time.monotonic() - began, 6)
         outcome["output"] = take_output(capture_fd, limit)
         send({"ev": "result", "index": index, **outcome})
@@ -663,9 +835,11 @@ def _proportional_memory(pid: int) -> int:
 class Child:
     """One forked child and its message pipe, watched with select until a deadline."""
 
-    def __init__(self, pid: int, rfd: int, capture_fd: int,
+    def __init__(self, pid: int, rfd: int, capture_fd: int, key: str,
                  watchdog: Callable[[], str | None] | None = None) -> None:
         self.pid = pid
+        self.key = key
+        self.tampered = False
         self._watchdog = watchdog
         self._next_watch = time.monotonic() + WATCH_INTERVAL_S
         self.rfd = rfd
@@ -683,6 +857,8 @@ class Child:
     def next(self, deadline: float) -> tuple[str, Any]:
         """("event", dict) | ("exit", wait status) | ("timeout", None) | ("limit", message)."""
         while True:
+            if self.tampered:
+                return "limit", "the candidate wrote to the sandbox's own report channel"
             if self._pending:
                 return "event", self._pending.popleft()
             if self.status is not None:
@@ -726,8 +902,10 @@ class Child:
             self._reader.feed(data)
         try:
             for obj, _ in self._reader.frames():
-                if isinstance(obj, dict):
-                    self._pending.append(obj)
+                if not isinstance(obj, dict) or obj.pop("key", None) != self.key:
+                    self.tampered = True
+                    break
+                self._pending.append(obj)
         except ProtocolError:
             self._eof = True  # a child forging garbage gets no more hearing
 
@@ -797,20 +975,30 @@ def as_seconds(value: Any) -> float | None:
 
 
 def _clean_result(payload: dict[str, Any], index: int) -> dict[str, Any]:
-    """Only the expected fields, with the expected types: the child is not trusted."""
-    status = payload.get("status")
-    if status not in ("passed", "failed", "error", "timeout"):
-        status = "error"
-    value = payload.get("value")
-    return {
+    """Only the expected fields, with the expected types: the child is not trusted. A call's
+    value is passed on as data for the host to judge; only a script's status comes from here."""
+    outcome = payload.get("outcome")
+    if outcome not in ("value", "raised", "timeout", "error", "judged"):
+        outcome = "error"
+    out: dict[str, Any] = {
         "ev": "result",
         "index": index,
-        "status": status,
+        "outcome": outcome,
         "message": _one_line(_str(payload.get("message", ""))),
         "output": _str(payload.get("output", "")),
-        "value": None if value is None else _str(value)[:VALUE_LIMIT],
         "seconds": as_seconds(payload.get("seconds")),
     }
+    if outcome == "value":
+        out["data"] = payload.get("data")
+    elif outcome == "raised":
+        out["exc"] = _str(payload.get("exc", ""))[:200]
+        out["exc_module"] = _str(payload.get("exc_module", ""))[:200]
+    elif outcome == "judged":
+        status = payload.get("status")
+        value = payload.get("value")
+        out["status"] = status if status in ("passed", "failed", "error", "timeout") else "error"
+        out["value"] = None if value is None else _str(value)[:VALUE_LIMIT]
+    return out
 
 
 def _clean_item(payload: dict[str, Any]) -> dict[str, Any]:
@@ -931,8 +1119,9 @@ class _ChecksRun(_Run):
 
     def _blame(self, status: str, message: str, output: str) -> None:
         """The check under way gets this outcome; the next child starts after it."""
-        self.send({"ev": "result", "index": self.next_index, "status": status,
-                   "message": message, "output": output, "value": None, "seconds": None})
+        self.send({"ev": "result", "index": self.next_index,
+                   "outcome": "timeout" if status == "timeout" else "error",
+                   "message": message, "output": output, "seconds": None})
         self.next_index += 1
 
 
@@ -1039,9 +1228,11 @@ class Server:
         else:  # pragma: no cover - non-Linux fallback
             capture_fd = os.open(run_dir, os.O_TMPFILE | os.O_RDWR, 0o600)
         nproc = limits["nproc"] + self.nproc_base + count_processes_of(os.getuid())
+        # Every frame of the child carries this key: one without it was written by the candidate.
+        key = os.urandom(16).hex()
         pid = os.fork()
         if pid == 0:  # the child: nothing here may return into the server loop
-            code = 0
+            code, exit_now = 0, _exit  # a local: the candidate may rebind the module's names
             try:
                 os.setsid()  # its own group, so kill(0) cannot reach the server
                 self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -1061,24 +1252,28 @@ class Server:
                 for sig in _SHIELDED_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
-                signal.signal(signal.SIGALRM, _on_alarm)
+                sealed = _sealed_globals()
+                signal.signal(signal.SIGALRM, sealed["_on_alarm"])
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in any Python program
+                # The server reads our /proc files (memory); only the server is undumpable.
+                self.libc.prctl(PR_SET_DUMPABLE, 1)
                 sys.stdout = _Output(1)
                 sys.stderr = _Output(2)
                 sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
                 apply_limits({**limits, "nproc": nproc}, cpu_seconds)
-                target(lambda obj: write_frame(wfd, obj), capture_fd)
+                _sealed_target(target, sealed)(sealed["_keyed_sender"](wfd, key), capture_fd)
             except BaseException:  # noqa: BLE001 - the server sees the death and this text
                 code = 70
                 with contextlib.suppress(BaseException):
                     import traceback
 
                     os.write(2, traceback.format_exc()[-4000:].encode("utf-8", "replace"))
-            os._exit(code)
+            exit_now(code)
         os.close(wfd)
         total = int(limits.get("total_memory_bytes", 0))
-        return Child(pid, rfd, capture_fd, (lambda: self.check_memory(total)) if total else None)
+        return Child(pid, rfd, capture_fd, key,
+                     (lambda: self.check_memory(total)) if total else None)
 
     def run_processes(self) -> list[int]:
         if self.pidns:
@@ -1361,6 +1556,8 @@ def main(argv: list[str] | None = None) -> int:
     libc = _Libc()
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a run come back to us to be killed
+    # No child may ptrace us or write our memory through /proc: we outlive every candidate.
+    libc.prctl(PR_SET_DUMPABLE, 0)
     if args.parent_death:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if args.pidns and not _in_own_pid_namespace():
