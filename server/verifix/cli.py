@@ -129,9 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--model", help="onsave: registered model name or path to a .gguf file")
     bl.add_argument("--data", help="onsave: humanevalpack-python.jsonl[.gz]")
 
-    serve = sub.add_parser("serve", help="language server (stdio; --tcp for a shared server)")
-    serve.add_argument("--tcp", metavar="HOST:PORT",
-                       help="listen on a loopback address instead of stdio, e.g. 127.0.0.1:2087")
+    serve = sub.add_parser("serve", help="language server (stdio; --socket or --tcp for a "
+                                         "shared server)")
+    shared = serve.add_mutually_exclusive_group()
+    shared.add_argument("--socket", metavar="PATH", nargs="?", const="",
+                        help="listen on a UNIX socket only you can open (default: "
+                             "verifix.sock in your runtime directory)")
+    shared.add_argument("--tcp", metavar="HOST:PORT",
+                        help="listen on a loopback address, e.g. 127.0.0.1:2087; clients "
+                             "need the token the server writes to a file only you can read")
     return parser
 
 
@@ -368,13 +374,15 @@ def _report(result: Result, as_json: bool, applied: str = "") -> int:
 
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from verifix.lsp.serve import parse_tcp, run
+    from verifix.lsp.serve import ServeError, default_socket, parse_tcp, run
 
     try:
         tcp = parse_tcp(args.tcp) if args.tcp else None
-    except ValueError as exc:
+        unix = None if args.socket is None else (
+            Path(args.socket).expanduser() if args.socket else default_socket())
+        return run(tcp, unix)
+    except (ValueError, ServeError, OSError) as exc:
         raise CliError(str(exc)) from None
-    return run(tcp)
 
 
 COMMANDS = {"serve": cmd_serve, "model": cmd_model, "doctor": cmd_doctor, "bench": cmd_bench,

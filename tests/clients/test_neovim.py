@@ -221,26 +221,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_shared_server_over_tcp(project):
+@pytest.mark.parametrize("kind", ["tcp", "socket"])
+def test_shared_server(project, kind):
+    """Over TCP the client reads the server's token from its 0600 file; a UNIX socket needs none."""
     (project / "mod.py").write_text(STUB, encoding="utf-8")
     engine = project.parent / "tcp-server-engine.json"
     engine.write_text(json.dumps(script([GOOD, GOOD_2])), encoding="utf-8")
+    run = project.parent / "run"
+    run.mkdir(mode=0o700)
     port = _free_port()
+    sock = run / "verifix.sock"
+    where = ["--tcp", f"127.0.0.1:{port}"] if kind == "tcp" else ["--socket", str(sock)]
+    ready = run / "verifix" / f"tcp-{port}.token" if kind == "tcp" else sock
     server = subprocess.Popen(
-        [sys.executable, "-m", "verifix", "serve", "--tcp", f"127.0.0.1:{port}"],
-        cwd=project, env=dict(os.environ, **{P.TEST_ENGINE_ENV: str(engine)}),
+        [sys.executable, "-m", "verifix", "serve", *where], cwd=project,
+        env=dict(os.environ, XDG_RUNTIME_DIR=str(run), **{P.TEST_ENGINE_ENV: str(engine)}),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while True:
+        while not ready.exists():
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the shared server did not listen"
-                time.sleep(0.1)
-        record = run_nvim("tcp", project, None, env={"VERIFIX_NVIM_TCP": f"127.0.0.1:{port}"})
+            assert time.monotonic() < deadline, "the shared server did not listen"
+            time.sleep(0.1)
+        time.sleep(0.2)  # the token is written just before the port listens
+        env = {"XDG_RUNTIME_DIR": str(run)} | (
+            {"VERIFIX_NVIM_TCP": f"127.0.0.1:{port}"} if kind == "tcp"
+            else {"VERIFIX_NVIM_SOCKET": str(sock)})
+        record = run_nvim("tcp", project, None, env=env)
         assert record.get("server_pid") is None  # connected, nothing spawned
         assert record["text"] == DONE
         assert record["done"][0]["outcome"]["applied"] is True

@@ -23,7 +23,8 @@ from verifix.lsp import protocol as P
 VSCODE = Path(__file__).resolve().parents[2] / "clients" / "vscode"
 MANIFEST = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
 PREFIX = "verifix."
-CLIENT_ONLY = {"verifix.interpreter", "verifix.server.tcp", "verifix.trace.server"}
+CLIENT_ONLY = {"verifix.interpreter", "verifix.server.tcp", "verifix.server.socket",
+               "verifix.server.tokenFile", "verifix.trace.server"}
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 

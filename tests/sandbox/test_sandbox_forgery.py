@@ -191,7 +191,8 @@ def test_an_attack_never_passes_a_check(sandbox, attack):
 
 
 def test_a_value_that_is_not_plain_data_fails_with_a_clear_message(sandbox):
-    code = "class Point:\n    def __init__(self):\n        self.x = 3\n\ndef f(x):\n    return Point()\n"
+    code = ("class Point:\n    def __init__(self):\n        self.x = 3\n\n"
+            "def f(x):\n    return Point()\n")
     report = sandbox.run_checks(code, [Check("f(1)", "equal", expected="3"), "f(1)"])
     failed, value = report.results
     assert failed.status == "failed"

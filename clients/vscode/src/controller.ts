@@ -8,7 +8,8 @@ import { Jobs } from './jobs';
 import * as P from './protocol';
 import { ServerSettings } from './settings';
 import { Phase, Problem, present } from './status';
-import { TcpAddress, formatTcp, parseTcp } from './tcp';
+import { expand } from './interpreter';
+import { TcpAddress, formatTcp, parseTcp, readToken } from './tcp';
 
 /** Palette ids: vscode-languageclient registers the server's ids (verifix.generate, ...) itself. */
 export const CLIENT_COMMANDS = {
@@ -25,7 +26,8 @@ const JOB_COMMANDS: readonly string[] = [P.GENERATE, P.REPAIR, P.APPLY_FIX];
 
 export type ServerSpec =
   | { kind: 'stdio'; python: string; cwd?: string }
-  | { kind: 'tcp'; address: TcpAddress };
+  | { kind: 'tcp'; address: TcpAddress; token: string }
+  | { kind: 'socket'; path: string };
 
 export type ExecuteCommandNext = (command: string, args: unknown[]) => unknown;
 
@@ -160,17 +162,26 @@ export class Verifix implements vscode.Disposable {
   }
 
   private async resolve(): Promise<ServerSpec | Problem> {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const socket = (this.config().get<string>('server.socket') ?? '').trim();
+    if (socket) {
+      const path = expand(socket, folder?.uri.fsPath);
+      this.connection = `shared server ${path}`;
+      return { kind: 'socket', path };
+    }
     const tcp = (this.config().get<string>('server.tcp') ?? '').trim();
     if (tcp) {
       try {
         const address = parseTcp(tcp);
+        const token = readToken(address.port,
+          expand((this.config().get<string>('server.tokenFile') ?? '').trim(), folder?.uri.fsPath));
         this.connection = `shared server ${formatTcp(address)}`;
-        return { kind: 'tcp', address };
+        return { kind: 'tcp', address, token };
       } catch (err) {
-        return { message: errorText(err), remedy: 'correct verifix.server.tcp, or clear it' };
+        return { message: errorText(err),
+          remedy: 'start the shared server on this machine, or correct verifix.server.tcp' };
       }
     }
-    const folder = vscode.workspace.workspaceFolders?.[0];
     const found: Found | NotFound = await findInterpreter({
       setting: this.config().get<string>('interpreter') ?? '',
       workspaceFolder: folder?.uri.fsPath,
@@ -194,8 +205,9 @@ export class Verifix implements vscode.Disposable {
     this.render();
     const spec = await this.resolve();
     if (!('kind' in spec)) {
-      const tcp = Boolean(this.config().get<string>('server.tcp')?.trim());
-      this.fail(spec, tcp ? ['Open Settings', 'Restart Server']
+      const shared = Boolean(this.config().get<string>('server.tcp')?.trim()
+        || this.config().get<string>('server.socket')?.trim());
+      this.fail(spec, shared ? ['Open Settings', 'Restart Server']
         : ['Select Interpreter', 'Open Settings', 'Restart Server']);
       return;
     }
@@ -203,7 +215,9 @@ export class Verifix implements vscode.Disposable {
     this.settings = new ServerSettings(this.keys); // a new server has no settings yet
     await this.refreshProjectPython();
     const client = this.deps.createClient(spec, {
-      initializationOptions: () => this.section(),
+      // The token opens the shared server's door; it is not a setting.
+      initializationOptions: () => (spec.kind === 'tcp'
+        ? { ...this.section(), [P.TOKEN_OPTION]: spec.token } : this.section()),
       configuration: () => this.section(),
       executeCommand: (command, args, next) => JOB_COMMANDS.includes(command)
         ? this.runJob(command, args) : next(command, args),

@@ -1,4 +1,5 @@
-// The real client: vscode-languageclient over stdio (a server of our own) or TCP (a shared one).
+// The real client: vscode-languageclient over stdio (a server of our own), or a UNIX socket or
+// TCP (a shared one).
 
 import type { CancellationToken } from 'vscode';
 import {
@@ -16,9 +17,9 @@ import { connect } from './tcp';
 export const SERVER_ARGS = ['-m', 'verifix', 'serve'];
 
 export function serverOptions(spec: ServerSpec): ServerOptions {
-  if (spec.kind === 'tcp') {
+  if (spec.kind !== 'stdio') {
     return async (): Promise<StreamInfo> => {
-      const socket = await connect(spec.address);
+      const socket = await connect(spec.kind === 'tcp' ? spec.address : { path: spec.path });
       return { reader: socket, writer: socket };
     };
   }

@@ -11,6 +11,7 @@ export const COMMANDS = [GENERATE, REPAIR, APPLY_FIX, CANCEL, STATUS] as const;
 export const STATUS_NOTIFICATION = 'verifix/status';
 export const JOB_UPDATE_NOTIFICATION = 'verifix/jobUpdate';
 
+export const TOKEN_OPTION = 'verifixToken';
 export const CONFIG_SECTION = 'verifix';
 export const DIAGNOSTIC_SOURCE = 'verifix';
 export const ANNOTATION_ID = 'verifix';

@@ -3,7 +3,8 @@
 
 import { CONFIG_SECTION } from './protocol';
 
-export const CLIENT_ONLY = ['interpreter', 'server.tcp', 'trace.server'];
+export const CLIENT_ONLY = ['interpreter', 'server.tcp', 'server.socket', 'server.tokenFile',
+  'trace.server'];
 
 /** The part of vscode.WorkspaceConfiguration this module reads. */
 export interface ConfigurationLike {

@@ -72,7 +72,7 @@ class JobCommands:
     def cancel(self, ls: LanguageServer, args: P.CancelArgs | None = None) -> list[str]:
         # `ls` is there for pygls alone: it reads a command's first parameter as the server
         # or as a class, and `CancelArgs | None` is not a class.
-        # A shared (--tcp) server: a window cancels its own jobs, never another window's.
+        # A shared (--socket, --tcp) server: a window cancels its own jobs, never another window's.
         mine = [j for j in self.queue.active() if j.owner is self.ctx]
         if args is not None and args.jobId is not None:
             mine = [j for j in mine if j.id == args.jobId][:1]

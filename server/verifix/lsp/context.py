@@ -37,7 +37,7 @@ class Shared:
         self.queue = JobQueue()
         self.engine_lock = threading.Lock()  # held by a running job and by a (re)load
         self.loading: asyncio.Future | None = None
-        self.process_wide = process_wide  # --tcp: one window's `exit` must not end the rest
+        self.process_wide = process_wide  # shared: one window's `exit` must not end the rest
         self._sandbox: Runner | None = None
         self._sandbox_key: config.SandboxSettings | None = None
         self._sandbox_lock = threading.Lock()

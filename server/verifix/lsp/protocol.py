@@ -36,6 +36,7 @@ COMMANDS = (GENERATE, REPAIR, APPLY_FIX, CANCEL, STATUS)
 STATUS_NOTIFICATION = "verifix/status"
 JOB_UPDATE_NOTIFICATION = "verifix/jobUpdate"
 
+TOKEN_OPTION = "verifixToken"  # initializationOptions key: the token of `serve --tcp`
 CONFIG_SECTION = "verifix"  # workspace/configuration section and didChangeConfiguration key
 DIAGNOSTIC_SOURCE = "verifix"
 DIAGNOSTIC_CODE_TEST_FAILED = "test-failed"

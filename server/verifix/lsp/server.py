@@ -14,8 +14,9 @@ from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from verifix import __version__
@@ -27,8 +28,35 @@ from verifix.lsp.fixes import Fixes
 from verifix.lsp.onsave import OnSave
 from verifix.lsp.status import Status
 
+_ANSWERED = object()  # a malformed request that was answered with an error already
+
 
 class VerifixProtocol(LanguageServerProtocol):
+    def structure_message(self, data: Any) -> Any:
+        """pygls drops a request whose params do not fit its method without answering it (the
+        editor would wait forever), and treats a request to a notification's method as that
+        notification: answer both with an error instead."""
+        raw = data.get("id") if isinstance(data, dict) else None
+        msg_id = raw if isinstance(raw, int | str) and not isinstance(raw, bool) else None
+        request = msg_id is not None and "jsonrpc" in data and "method" in data
+        try:
+            message = super().structure_message(data)
+        except JsonRpcException as error:
+            if msg_id is None or not request:
+                raise
+            self._send_response(msg_id, None, error.to_response_error())
+            return _ANSWERED
+        if msg_id is not None and request and not isinstance(message, JsonRPCRequestMessage) \
+                and not hasattr(message, "id"):
+            self._send_response(msg_id, None, JsonRpcInvalidRequest(
+                f"{data['method']} is a notification, sent as a request").to_response_error())
+            return _ANSWERED
+        return message
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
         server = self._server
@@ -89,7 +117,8 @@ class VerifixServer(LanguageServer):
         self.jobs.release()
 
     def attach(self, writer: asyncio.StreamWriter) -> threading.Event:
-        """Serve over `writer` (one --tcp connection); set the returned event to stop reading."""
+        """Serve over `writer` (one connection to a shared server); set the returned event to
+        stop reading."""
         self._stop_event = threading.Event()
         self._writer = writer
         self.protocol.set_writer(writer)  # type: ignore[arg-type]

@@ -82,8 +82,11 @@ end
 function M.setup(opts)
   local first = not M._did_setup
   config.set(opts)
-  if config.options.tcp then
-    local _, _, err = config.parse_tcp(config.options.tcp)
+  if config.options.tcp and not config.options.socket then
+    local _, port, err = config.parse_tcp(config.options.tcp)
+    if not err then
+      _, err = config.token(port)
+    end
     if err then
       vim.notify('verifix: ' .. err, vim.log.levels.ERROR)
       return

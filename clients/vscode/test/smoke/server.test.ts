@@ -19,7 +19,7 @@ import { pickCommand } from '../../src/actions';
 import { Jobs, ProgressStep } from '../../src/jobs';
 import * as P from '../../src/protocol';
 import { ConfigurationLike, ServerSettings, serverKeys } from '../../src/settings';
-import { connect } from '../../src/tcp';
+import { connect, readToken } from '../../src/tcp';
 import { freePort } from '../fake/loopback';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..'); // clients/vscode
@@ -159,13 +159,14 @@ class Session {
     connection.listen();
   }
 
-  async initialize(root: string): Promise<{ capabilities: Record<string, unknown> }> {
+  async initialize(root: string, extra: Record<string, unknown> = {}):
+    Promise<{ capabilities: Record<string, unknown> }> {
     const rootUri = pathToFileURL(root).href;
     const result = await this.connection.sendRequest('initialize', {
       processId: process.pid, clientInfo: { name: 'Visual Studio Code', version: '1.82.0' },
       rootUri, workspaceFolders: [{ uri: rootUri, name: path.basename(root) }],
       capabilities: CAPABILITIES,
-      initializationOptions: this.settings.section(userConfig(this.user)),
+      initializationOptions: { ...this.settings.section(userConfig(this.user)), ...extra },
     });
     await this.connection.sendNotification('initialized', {});
     return result as { capabilities: Record<string, unknown> };
@@ -353,43 +354,58 @@ suite('smoke: the real server', { timeout: 180000 }, () => {
     });
   });
 
-  test('a shared server over TCP (verifix serve --tcp)', async () => {
-    const { root, env } = project('tcp', script([GOOD, GOOD_2]));
-    const port = await freePort();
-    const proc = spawn(PYTHON, ['-m', 'verifix', 'serve', '--tcp', `127.0.0.1:${port}`],
+  for (const kind of ['tcp', 'socket'] as const) {
+    test(`a shared server (verifix serve --${kind})`, async () => {
+      const { root, env } = project(kind, script([GOOD, GOOD_2]));
+      const run = fs.mkdtempSync(path.join(os.tmpdir(), 'verifix-run-'));
+      env.XDG_RUNTIME_DIR = run; // the server's token file goes here, and readToken looks here
+      const port = await freePort();
+      const sock = path.join(run, 'verifix.sock');
+      const proc = spawn(PYTHON, ['-m', 'verifix', 'serve',
+        ...(kind === 'tcp' ? ['--tcp', `127.0.0.1:${port}`] : ['--socket', sock])],
       { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    try {
-      // The extension's own connect(), retried while the server starts.
-      let socket: net.Socket | undefined;
-      const deadline = Date.now() + 30000;
-      while (!socket) {
-        socket = await connect({ host: '127.0.0.1', port }, 2000).catch((err: Error) => {
-          if (Date.now() > deadline || proc.exitCode !== null) {
-            throw new Error(`${err.message}\n${stderr}`);
-          }
-          return new Promise<undefined>((r) => setTimeout(() => r(undefined), 100));
+      let stderr = '';
+      proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      try {
+        // The extension's own connect() and readToken(), retried while the server starts.
+        let socket: net.Socket | undefined;
+        let token = '';
+        const deadline = Date.now() + 30000;
+        while (!socket) {
+          socket = await (async () => {
+            if (kind === 'tcp') {
+              token = readToken(port, '', env);
+            }
+            return connect(kind === 'tcp' ? { host: '127.0.0.1', port } : { path: sock }, 2000);
+          })().catch((err: Error) => {
+            if (Date.now() > deadline || proc.exitCode !== null) {
+              throw new Error(`${err.message}\n${stderr}`);
+            }
+            return new Promise<undefined>((r) => setTimeout(() => r(undefined), 100));
+          });
+        }
+        const s = new Session(createMessageConnection(new StreamMessageReader(socket),
+          new StreamMessageWriter(socket)), undefined, new ServerSettings(serverKeys(packageJson)), {});
+        await s.initialize(root, kind === 'tcp' ? { [P.TOKEN_OPTION]: token } : {});
+        await s.ready();
+        const uri = s.open(path.join(root, 'mod.py'), STUB);
+        const actions = await s.connection.sendRequest('textDocument/codeAction', {
+          textDocument: { uri }, range: { start: { line: 3, character: 4 }, end: { line: 3, character: 4 } },
+          context: { diagnostics: [], triggerKind: 1 },
         });
+        assert.ok(pickCommand(actions, P.GENERATE));
+        await s.close();
+        socket.destroy();
+        assert.equal(proc.exitCode, null, 'one window leaving does not stop the shared server');
+      } finally {
+        proc.kill('SIGTERM');
+        if (proc.exitCode === null) {
+          await new Promise((r) => proc.once('exit', r));
+        }
       }
-      const s = new Session(createMessageConnection(new StreamMessageReader(socket),
-        new StreamMessageWriter(socket)), undefined, new ServerSettings(serverKeys(packageJson)), {});
-      await s.initialize(root);
-      await s.ready();
-      const uri = s.open(path.join(root, 'mod.py'), STUB);
-      const actions = await s.connection.sendRequest('textDocument/codeAction', {
-        textDocument: { uri }, range: { start: { line: 3, character: 4 }, end: { line: 3, character: 4 } },
-        context: { diagnostics: [], triggerKind: 1 },
-      });
-      assert.ok(pickCommand(actions, P.GENERATE));
-      await s.close();
-      socket.destroy();
-      assert.equal(proc.exitCode, null, 'one window leaving does not stop the shared server');
-    } finally {
-      proc.kill('SIGTERM');
-      if (proc.exitCode === null) {
-        await new Promise((r) => proc.once('exit', r));
-      }
-    }
-  });
+      assert.ok(!fs.existsSync(sock) && !fs.existsSync(path.join(run, 'verifix', `tcp-${port}.token`)),
+        'the server takes its socket and token with it');
+      fs.rmSync(run, { recursive: true });
+    });
+  }
 });

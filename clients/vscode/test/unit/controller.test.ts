@@ -2,6 +2,7 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe as suite, test } from 'node:test';
 import * as vscode from 'vscode';
@@ -200,18 +201,38 @@ suite('extension', () => {
     assert.ok(error && error.actions.includes('Select Interpreter'));
   });
 
-  test('connects to a shared server over TCP', async () => {
-    await start({ 'verifix.server.tcp': '127.0.0.1:2087' });
-    assert.deepEqual(client().spec, { kind: 'tcp', address: { host: '127.0.0.1', port: 2087 } });
+  test('connects to a shared server over TCP, with its token', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verifix-token-'));
+    const tokenFile = path.join(dir, 'tcp-2087.token');
+    fs.writeFileSync(tokenFile, 's3cret\n', { mode: 0o600 });
+    await start({ 'verifix.server.tcp': '127.0.0.1:2087', 'verifix.server.tokenFile': tokenFile });
+    assert.deepEqual(client().spec,
+      { kind: 'tcp', address: { host: '127.0.0.1', port: 2087 }, token: 's3cret' });
+    const init = client().options.initializationOptions();
+    assert.equal(init[P.TOKEN_OPTION], 's3cret');
+    assert.equal(client().options.configuration()[P.TOKEN_OPTION], undefined, 'never a setting');
     await verifix.dispose();
     await start({ 'verifix.server.tcp': 'nonsense' });
     assert.equal(clients.length, 0);
     assert.match(status().tooltip ?? '', /HOST:PORT/);
+    await verifix.dispose();
+    fs.chmodSync(tokenFile, 0o644);
+    await start({ 'verifix.server.tcp': '127.0.0.1:2087', 'verifix.server.tokenFile': tokenFile });
+    assert.equal(clients.length, 0);
+    assert.match(status().tooltip ?? '', /readable by you only \(chmod 600\)/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('connects to a shared server on a UNIX socket, which wins over TCP', async () => {
+    await start({ 'verifix.server.socket': '~/run/verifix.sock', 'verifix.server.tcp': 'x:1' });
+    assert.deepEqual(client().spec,
+      { kind: 'socket', path: path.join(os.homedir(), 'run/verifix.sock') });
+    assert.equal(client().options.initializationOptions()[P.TOKEN_OPTION], undefined);
   });
 
   test('a server that does not start: the status bar says so, and Restart tries again', async () => {
-    failStart = 'cannot reach the verifix server at 127.0.0.1:2087 (ECONNREFUSED)';
-    await start({ 'verifix.server.tcp': '127.0.0.1:2087' });
+    failStart = 'cannot reach the verifix server at /run/v.sock (ENOENT)';
+    await start({ 'verifix.server.socket': '/run/v.sock' });
     assert.equal(status().text, '$(error) verifix');
     assert.match(status().tooltip ?? '', /did not start: cannot reach[\s\S]*Fix: see "verifix: Show Log"/);
     assert.deepEqual(fake.messages, [], 'vscode-languageclient has shown its own notification');

@@ -36,7 +36,7 @@ suite('languageClient', () => {
 
   test('or connects to the shared server', async () => {
     await withListener(async (port) => {
-      const make = serverOptions({ kind: 'tcp', address: { host: '127.0.0.1', port } });
+      const make = serverOptions({ kind: 'tcp', address: { host: '127.0.0.1', port }, token: 't' });
       assert.equal(typeof make, 'function');
       const stream = await (make as () => Promise<StreamInfo>)();
       assert.equal(stream.reader, stream.writer);

@@ -2,6 +2,7 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe as suite, test } from 'node:test';
@@ -11,7 +12,7 @@ import {
 import {
   CLIENT_ONLY, ConfigurationLike, ServerSettings, contributedKeys, nest, serverKeys,
 } from '../../src/settings';
-import { connect, formatTcp, parseTcp } from '../../src/tcp';
+import { connect, formatTcp, parseTcp, readToken, tokenCandidates } from '../../src/tcp';
 import { freePort, withListener } from '../fake/loopback';
 
 const packageJson: unknown = JSON.parse(fs.readFileSync(
@@ -74,6 +75,36 @@ suite('tcp', () => {
       assert.equal(socket.remotePort, port);
       socket.destroy();
     });
+  });
+
+  test('connects to a UNIX socket, and says how to start it when nothing listens', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verifix-sock-'));
+    const sock = path.join(dir, 'verifix.sock');
+    await assert.rejects(connect({ path: sock }),
+      new RegExp(`ENOENT.*verifix serve --socket ${sock.replace(/[.]/g, '\\.')}`));
+    const server = net.createServer((s) => s.end());
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    const socket = await connect({ path: sock });
+    socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('the token: where the server writes it, only if only its owner can read it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verifix-run-'));
+    const uid = os.userInfo().uid;
+    const env = { XDG_RUNTIME_DIR: dir };
+    assert.deepEqual(tokenCandidates(2087, env, uid).slice(0, 2), [
+      path.join(dir, 'verifix', 'tcp-2087.token'), `/run/user/${uid}/verifix/tcp-2087.token`]);
+    assert.throws(() => readToken(2087, '', { XDG_RUNTIME_DIR: path.join(dir, 'none') }, 4242),
+      /no token for the verifix server on port 2087.*verifix serve --tcp 127\.0\.0\.1:2087/);
+    fs.mkdirSync(path.join(dir, 'verifix'), { mode: 0o700 });
+    const file = path.join(dir, 'verifix', 'tcp-2087.token');
+    fs.writeFileSync(file, 'abc\n', { mode: 0o600 });
+    assert.equal(readToken(2087, '', env, uid), 'abc');
+    fs.chmodSync(file, 0o640);
+    assert.throws(() => readToken(2087, '', env, uid), /chmod 600/);
+    fs.rmSync(dir, { recursive: true });
   });
 
   test('says how to start the shared server when nothing listens', async () => {
