@@ -20,6 +20,9 @@ from verifix.lsp import protocol as P
 
 MESSAGES = 400
 SEED = 7
+INVALID_UTF8_DOCUMENT = (b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": '
+                         b'{"textDocument": {"uri": "file:///x.py", "languageId": "python", '
+                         b'"version": 1, "text": "def f():\xff\xc3\x28 pass"}}}')
 
 
 class Wire:
@@ -119,7 +122,7 @@ def test_random_and_malformed_messages_get_errors_and_the_server_stays_up(projec
             shape = rng.randrange(10)
             if shape == 0:  # a body that is not JSON, or not UTF-8
                 wire.send(None, rng.choice([b"{not json", b"\xff\xfe\x00garbage", b"[]", b"42",
-                                            b'{"jsonrpc": "2.0"}']))
+                                            b'{"jsonrpc": "2.0"}', INVALID_UTF8_DOCUMENT]))
             elif shape == 1:  # a huge body
                 wire.send(_request(i, "textDocument/codeAction", {"pad": "x" * (2 << 20)}))
                 requests.append(i)

@@ -236,3 +236,13 @@ def test_the_worker_server_cannot_be_written_by_its_children(sandbox):
     ''')
     report = sandbox.run_checks(code, ["f(1)"])
     assert report.results[0].value == "('PermissionError', 'refused')", report.results[0]
+
+
+def test_large_values_are_judged_up_to_a_bound_and_never_equal_beyond_it(sandbox):
+    code = "def f(n):\n    return 'é' * n\n"
+    checks = [Check("f(400000)", "equal", expected="'é' * 400000"),
+              Check("f(600000)", "equal", expected="'é' * 600000"), "f(600000)"]
+    report = sandbox.run_checks(code, checks)
+    assert [r.status for r in report.results] == ["passed", "error", "error"]
+    assert "too large to judge (value not compared: more than 500000 characters)" in \
+        report.results[2].message
