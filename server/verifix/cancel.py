@@ -10,6 +10,10 @@ class Cancelled(Exception):
     """The job's cancel token was set; whatever stage noticed it stops at once."""
 
 
+class BudgetExhausted(Exception):
+    """The job's time budget is spent: select among the candidates there are."""
+
+
 class CancelToken:
     """Set from any thread; engines check it between tokens, sandboxes kill their run."""
 
@@ -47,3 +51,24 @@ class CancelToken:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+
+
+class Deadline(CancelToken):
+    """Fires when `parent` does or when `seconds` have passed: handed to the engine, it ends a
+    reply at the time budget instead of after it. `close()` when the job is done."""
+
+    def __init__(self, parent: CancelToken, seconds: float) -> None:
+        super().__init__()
+        self.parent = parent
+        self._timer = threading.Timer(seconds, self.cancel)
+        self._timer.daemon = True
+        self._timer.start()
+        self._unregister = parent.on_cancel(self.cancel)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        super().cancel()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        self._unregister()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -245,6 +246,15 @@ def test_time_budget_exhausted_is_reported(sandbox):
     result = run(engine, sandbox, timeBudget=1.0)
     assert "time budget" in result.message
     assert result.status in ("plausible", "verified", "unverified")
+
+
+def test_the_time_budget_ends_a_reply_under_way(sandbox):
+    # Each reply would take 8 s; the budget of 1 s ends the first one, not the job after it.
+    engine = ScriptedEngine(responder([GOOD + " pad" * 400] * 8), delay_s=0.02)
+    started = time.monotonic()
+    result = run(engine, sandbox, timeBudget=1.0)
+    assert time.monotonic() - started < 5
+    assert "time budget of 1 s exhausted" in result.message, result.message
 
 
 def test_events_cover_the_phases(sandbox):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -127,9 +128,14 @@ def test_cancel_stops_the_repair(project, sandbox):
 
 
 def test_the_time_budget_ends_the_repair_with_the_best_so_far(project, sandbox):
-    engine = ScriptedEngine(responder([REGRESSES + " pad" * 40] * 20), delay_s=0.02)
+    # The first fix arrives at once; the next reply would take 8 s and is cut at the budget.
+    engine = ScriptedEngine(responder([REGRESSES] + [REGRESSES + " pad" * 1600] * 20),
+                            delay_s=0.005)
+    started = time.monotonic()
     result = repair(project, sandbox, engine, timeBudget=1.0)
+    assert time.monotonic() - started < 5
     assert result.status == "unverified" and "time budget of 1 s exhausted" in result.message
+    assert result.code.strip() == REGRESSES.split("\n", 1)[1].rsplit("\n", 1)[0].strip()
 
 
 def test_a_test_that_already_passes_is_refused(project, sandbox):

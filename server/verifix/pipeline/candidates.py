@@ -13,6 +13,7 @@ from functools import partial
 
 from verifix import code as pycode
 from verifix import prompt
+from verifix.cancel import BudgetExhausted, Cancelled, Deadline
 from verifix.code.same_logic import logic_key
 from verifix.engine.base import CancelToken, Completion, Engine, Message
 from verifix.engine.thinking import generate_with_thinking_budget
@@ -97,6 +98,11 @@ class Generator:
                      temperature=temperature, top_p=0.95 if temperature > 0 else 1.0, seed=seed,
                      stop=stop, cancel=self.cancel)
         self.usage.add(c)
+        if c.stopped_by == "cancel":  # a reply cut short is no answer
+            job = self.cancel.parent if isinstance(self.cancel, Deadline) else self.cancel
+            if job is not None and not job.cancelled:
+                raise BudgetExhausted
+            raise Cancelled
         return c.text
 
     def _candidate(self, reply: str, origin: str, plan: str | None = None,

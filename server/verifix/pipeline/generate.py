@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifix.cancel import Cancelled
+from verifix.cancel import BudgetExhausted, Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
 from verifix.pipeline.candidates import Candidate
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import BudgetExhausted, Run
+from verifix.pipeline.run import Run
 from verifix.pipeline.select import Selection, select
 
 N_INPUTS = 8  # model-proposed inputs per task

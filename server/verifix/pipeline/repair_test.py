@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from verifix import prompt
-from verifix.cancel import Cancelled
+from verifix.cancel import BudgetExhausted, Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
 from verifix.pipeline.candidates import Candidate
 from verifix.pipeline.events import Phase
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import BudgetExhausted, Run
+from verifix.pipeline.run import Run
 from verifix.pipeline.task import stub_text
 
 Attempt = Callable[[], Candidate | None]

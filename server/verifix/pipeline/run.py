@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from verifix.cancel import Cancelled, CancelToken
+from verifix.cancel import BudgetExhausted, Cancelled, CancelToken, Deadline
 from verifix.config import PipelineSettings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Candidate, Generator
@@ -16,10 +16,6 @@ from verifix.pipeline.result import Evidence, Result
 from verifix.pipeline.select import Selection
 from verifix.pipeline.task import Task
 from verifix.sandbox.base import Runner
-
-
-class BudgetExhausted(Exception):
-    """The job's time budget is spent: select among the candidates there are."""
 
 
 class Run:
@@ -32,8 +28,9 @@ class Run:
         self.seed = seed
         self.events = events
         self.cancel = cancel or CancelToken()
+        self.deadline = Deadline(self.cancel, settings.timeBudget)
         self.gen = Generator(engine, task, max_tokens=settings.maxTokens, seed=seed,
-                             cancel=self.cancel, thinking_budget=settings.thinkingBudget)
+                             cancel=self.deadline, thinking_budget=settings.thinkingBudget)
         self.verifier = Verifier(task, sandbox, self.cancel)
         self.pool: list[Candidate] = []
         self.inputs: list[str] = []
@@ -64,6 +61,7 @@ class Run:
 
     def finish(self, status: str, message: str, cand: Candidate | None, phase: str,
                selection: Selection | None = None) -> Result:
+        self.deadline.close()
         task = self.task
         result = Result(
             status=status,
