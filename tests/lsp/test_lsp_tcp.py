@@ -259,3 +259,18 @@ def test_tcp_refuses_a_non_loopback_address():
     assert done.stderr.strip().splitlines() == [
         "verifix: --tcp accepts loopback addresses only (127.0.0.1, ::1, localhost), got "
         "'0.0.0.0'; to reach another machine, tunnel over SSH"]
+
+
+def test_the_runtime_dir_is_closed_to_others_or_refused(runtime):
+    from verifix.lsp.serve import ServeError, runtime_dir
+
+    (runtime / "verifix").mkdir(mode=0o755)
+    (runtime / "verifix").chmod(0o755)
+    assert runtime_dir() == runtime / "verifix"
+    assert stat.S_IMODE((runtime / "verifix").stat().st_mode) == 0o700
+    (runtime / "verifix").rmdir()
+    elsewhere = runtime.parent / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (runtime / "verifix").symlink_to(elsewhere)
+    with pytest.raises(ServeError, match="must be a directory of yours"):
+        runtime_dir()

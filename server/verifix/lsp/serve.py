@@ -62,6 +62,9 @@ def runtime_dir() -> Path:
         path = Path(platformdirs.user_runtime_dir("verifix"))
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.lstat()
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)  # ours, but open to others: close it
+        info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise ServeError(f"{path} must be a directory of yours that only you can open "
                          f"(mode 0700)")
