@@ -249,12 +249,15 @@ def test_time_budget_exhausted_is_reported(sandbox):
 
 
 def test_the_time_budget_ends_a_reply_under_way(sandbox):
-    # Each reply would take 8 s; the budget of 1 s ends the first one, not the job after it.
-    engine = ScriptedEngine(responder([GOOD + " pad" * 400] * 8), delay_s=0.02)
+    # The probe always finishes (a slow machine still gets an answer), even past the budget;
+    # the next reply would take 8 s and is cut at the budget instead.
+    engine = ScriptedEngine(responder([GOOD + " pad" * 100] + [GOOD_2 + " pad" * 1600] * 8),
+                            delay_s=0.005)
     started = time.monotonic()
     result = run(engine, sandbox, timeBudget=1.0)
     assert time.monotonic() - started < 5
     assert "time budget of 1 s exhausted" in result.message, result.message
+    assert "return x * 2" in result.code  # the probe's answer, finished past the budget
 
 
 def test_events_cover_the_phases(sandbox):

@@ -94,12 +94,14 @@ class Generator:
         if self.engine.thinks and self.thinking_budget > 0:
             generate = partial(generate_with_thinking_budget, self.engine,
                                think_budget=self.thinking_budget)
+        job = self.cancel.parent if isinstance(self.cancel, Deadline) else self.cancel
+        # The first reply (the probe, the greedy fix) always finishes, so a slow machine still
+        # gets an answer; the time budget cuts the replies after it.
         c = generate(messages, max_tokens=max_tokens or self.max_tokens,
                      temperature=temperature, top_p=0.95 if temperature > 0 else 1.0, seed=seed,
-                     stop=stop, cancel=self.cancel)
+                     stop=stop, cancel=self.cancel if self.usage.calls else job)
         self.usage.add(c)
         if c.stopped_by == "cancel":  # a reply cut short is no answer
-            job = self.cancel.parent if isinstance(self.cancel, Deadline) else self.cancel
             if job is not None and not job.cancelled:
                 raise BudgetExhausted
             raise Cancelled
