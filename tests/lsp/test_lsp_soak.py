@@ -2,7 +2,7 @@
 and configuration changes between them. Every job is answered, the server's memory stays within
 a stated bound, and no process or temporary file is left behind.
 
-`pytest tests/lsp/test_lsp_soak.py -s` prints the figures the README quotes."""
+`pytest tests/lsp/test_lsp_soak.py -s` prints the figures docs/trust.md quotes."""
 
 from __future__ import annotations
 
