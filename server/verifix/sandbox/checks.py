@@ -61,8 +61,8 @@ def as_check(check: str | Check) -> Check:
 
 
 def parse_snippet(text: str) -> Check:
-    """A snippet as a check: a bare expression is a `value` check; statements ending in
-    `assert X == V` or `assert X is None` (V self-contained) an `equal` check with the statements
+    """A snippet as a check: a bare expression is a `value` check; statements ending in an
+    assert the host can judge (see `_split_assert`) that check, with the statements before it
     as setup; anything else a `script`."""
     try:
         tree = ast.parse(text, "<check>", "exec")
