@@ -125,3 +125,117 @@ async def test_tests_that_cannot_run_are_said_once_not_on_every_save(project, cl
         assert client.diagnostics.get(project.as_uri() + "/test_mod.py") in (None, [])
     finally:
         await client.shutdown_session()
+
+
+def _save(client, uri: str, path, text: str, version: int) -> None:
+    """The editor changes the buffer to `text` and saves it."""
+    path.write_text(text, encoding="utf-8")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+
+
+def _repairs(client, status: str | None = None) -> list[dict]:
+    """The last word of each finished repair job."""
+    last = {u["jobId"]: u for u in client.job_updates
+            if u["kind"] == "repair" and u["phase"] == "done" and u["status"] is not None}
+    return [u for u in last.values() if status is None or u["status"] == status]
+
+
+async def _fix_ids(client) -> list[str]:
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=P.STATUS))
+    return list(status.get("fixes", []))
+
+
+async def test_a_fix_made_from_code_that_changed_is_dropped_and_the_repair_runs_again(
+        project, client_name):
+    client = await start(project, client_name, {"default": [FIXED]})
+    try:
+        await wait_ready(client)
+        mod_uri = open_doc(client, project / "mod.py", MOD)
+        open_doc(client, project / "test_mod.py", TESTS)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        await wait_for(lambda: _repairs(client, "verified"), 60, "the first fix")
+        (first,) = await _fix_ids(client)
+        # Another bug the same test catches: the fix was verified against code that is gone.
+        _save(client, mod_uri, project / "mod.py", MOD.replace("a - b", "a * b"), 2)
+        await wait_for(lambda: len(_repairs(client, "verified")) == 2, 60, "the second fix")
+        (second,) = await _fix_ids(client)
+        assert second != first
+        stale = await client.workspace_execute_command_async(
+            command(P.APPLY_FIX, P.ApplyFixArgs(first)))
+        assert stale["status"] == "error" and client.edits == []
+        outcome = await client.workspace_execute_command_async(
+            command(P.APPLY_FIX, P.ApplyFixArgs(second)))
+        assert outcome["applied"] is True
+        doc_edit = client.edits[0].edit.document_changes[0]
+        assert doc_edit.text_document.version == 2
+        assert apply_edits(MOD.replace("a - b", "a * b"), doc_edit.edits,
+                           encoding_of(client_name)) == "def add(a, b):\n    return a + b\n"
+    finally:
+        await client.shutdown_session()
+
+
+async def test_a_repair_running_when_its_code_changes_stops_and_starts_on_the_new_code(
+        project, client_name):
+    # Slow enough that the save below lands while the first repair is at work.
+    client = await start(project, client_name, {"default": [FIXED], "delay_s": 0.3})
+    try:
+        await wait_ready(client)
+        mod_uri = open_doc(client, project / "mod.py", MOD)
+        open_doc(client, project / "test_mod.py", TESTS)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        # The repair has read the code once the pipeline reports a phase of its own.
+        await wait_for(lambda: any(u["kind"] == "repair" and u["phase"] not in ("", "task")
+                                   for u in client.job_updates), 60, "the repair at work")
+        first_job = next(u["jobId"] for u in client.job_updates if u["kind"] == "repair")
+        changed = MOD.replace("a - b", "a * b")
+        _save(client, mod_uri, project / "mod.py", changed, 2)
+        await wait_for(lambda: _repairs(client, "verified"), 90, "the repair of the new code")
+        (done_first,) = [u for u in _repairs(client) if u["jobId"] == first_job]
+        assert done_first["status"] == "error" and "cancelled" in done_first["message"]
+        (fix_id,) = await _fix_ids(client)
+        outcome = await client.workspace_execute_command_async(
+            command(P.APPLY_FIX, P.ApplyFixArgs(fix_id)))
+        assert outcome["applied"] is True
+        doc_edit = client.edits[0].edit.document_changes[0]
+        assert apply_edits(changed, doc_edit.edits, encoding_of(client_name)) == (
+            "def add(a, b):\n    return a + b\n")
+    finally:
+        await client.shutdown_session()
+
+
+async def test_the_same_test_id_in_two_projects_keeps_two_diagnostics(project, tmp_path,
+                                                                     client_name):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text("[project]\nname = 'other'\n", encoding="utf-8")
+    client = await start(project, client_name, {"default": ["no code"]},
+                         init_options={"pipeline": {"repair": False}})
+    try:
+        await wait_ready(client)
+        uris = {}
+        for root in (project, other):
+            uris[root] = (open_doc(client, root / "mod.py", MOD),
+                          open_doc(client, root / "test_mod.py", TESTS))
+        for root in (project, other):  # one burst: save all
+            client.text_document_did_save(types.DidSaveTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=uris[root][0])))
+        for root in (project, other):
+            await wait_for(lambda r=root: client.diagnostics.get(uris[r][1]), 60,
+                           f"the diagnostic in {root.name}")
+        # Fixed in the other project only: this project's test still fails, and says so.
+        _save(client, uris[other][0], other / "mod.py", MOD.replace("a - b", "a + b"), 2)
+        await wait_for(lambda: len(client.diagnostics.get(uris[other][1], [None])) == 0, 60,
+                       "the other project's diagnostic to clear")
+        client.text_document_did_save(types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uris[other][0])))
+        await asyncio.sleep(1.5)
+        assert [d.range.start.line for d in client.diagnostics[uris[project][1]]] == [3]
+    finally:
+        await client.shutdown_session()

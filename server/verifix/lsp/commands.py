@@ -91,6 +91,15 @@ class JobCommands:
         if job is not None:
             self.queue.cancel(job)
 
+    def cancel_stale(self) -> list[tuple[str, str]]:
+        """Cancel this window's background repairs whose code changed since they read it; the
+        (test uri, test qualname) of each."""
+        stale = [j for j in self.queue.active() if j.owner is self.ctx and j.background
+                 and j.task is not None and j.task.changed_since(self.ctx.current_text)]
+        for job in stale:
+            self.queue.cancel(job)
+        return [(j.uri, j.qualname) for j in stale]
+
     def release(self) -> None:
         """The window goes: its jobs stop."""
         for job in self.queue.active():
@@ -189,6 +198,7 @@ class JobCommands:
                 else:
                     task, _src = prepare("repair", job.target, sandbox, job.cancel, root,
                                          ctx.settings.python)
+                job.task = task
                 if job.cancel.cancelled:
                     raise Cancelled
                 return execute(job.kind, task, ctx.settings, engine, sandbox,
@@ -213,6 +223,10 @@ class JobCommands:
         target_uri = job.uri if job.kind == "generate" else from_fs_path(task.file or "") or ""
         self._results[(target_uri, task.qualname)] = result
         if job.background:
+            if result.status == "verified" and task.changed_since(self.ctx.current_text):
+                # The code moved on while the repair ran: its evidence is about other code.
+                outcome.reason = "the code changed during the repair"
+                return
             if result.status == "verified":
                 outcome.fixId = self.fixes.add(job.uri, job.qualname, result, task).id
                 self.ctx.show(f"a verified fix for {job.qualname} is ready: "

@@ -16,6 +16,7 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path
 
 from verifix import config
 from verifix.lsp.model import ModelHolder
@@ -86,6 +87,14 @@ class Context:
             except ValueError:
                 pass
         return project_root_of(path)
+
+    def current_text(self, path: Path) -> str | None:
+        """A file's text as the editor has it (its buffer when open, else the disk); None when
+        it cannot be read."""
+        try:
+            return self.server.workspace.get_text_document(from_fs_path(str(path)) or "").source
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def feature(self, method: str, handler: Callable[..., Any], options: Any = None) -> None:
         self.server.feature(method, options)(_as_function(handler))

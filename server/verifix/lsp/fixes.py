@@ -1,11 +1,13 @@
 """The verified fixes that background repairs found, at most one per failing test: added when a
-repair verifies (commands.py), gone once applied or once the test passes (onsave.py); code
-actions offer them as "Apply verified fix" and the status lists them."""
+repair verifies (commands.py), gone once applied, once the test passes or once the code they
+were verified against changes (onsave.py); code actions offer them as "Apply verified fix" and
+the status lists them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import attrs
 
@@ -55,3 +57,10 @@ class Fixes:
         if fix is not None:
             del self._by_id[fix.id]
         return fix is not None
+
+    def drop_stale(self, read: Callable[[Path], str | None]) -> bool:
+        """Drop the fixes verified against code that has changed since; True if any."""
+        stale = [f.id for f in self._by_id.values() if f.task.changed_since(read)]
+        for fix_id in stale:
+            del self._by_id[fix_id]
+        return bool(stale)

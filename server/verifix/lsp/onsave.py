@@ -1,7 +1,8 @@
 """On save: run the related project tests in the sandbox (debounced; a newer save cancels the
 older run), publish failing tests as diagnostics, repair them in the background (their verified
-fixes go to the fix store), and watch the project for changes made outside the editor (git
-checkout, another editor)."""
+fixes go to the fix store; a save that changes the code they were made from drops them and
+restarts the repair), and watch the project for changes made outside the editor (git checkout,
+another editor)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.3  # a burst of saves (save-all, formatters) is one test run
 FAILING = ("failed", "error", "timeout")
+Key = tuple[Path, str]  # (project root, pytest node id): node ids repeat across projects
 
 
 class OnSave:
@@ -41,8 +43,9 @@ class OnSave:
         self._timer: asyncio.TimerHandle | None = None
         self._current: CancelToken | None = None
         self._published: dict[str, list[types.Diagnostic]] = {}
-        self._failing: dict[str, tuple[Path, str]] = {}  # node id -> (test file, qualname)
-        self._repairing: set[str] = set()  # node ids with a background repair under way
+        self._failing: dict[Key, tuple[Path, str]] = {}  # -> (test file, qualname)
+        self._repairing: set[Key] = set()  # tests with a background repair under way
+        self._restart: set[Key] = set()  # repairs cancelled as stale: run again if still failing
         self._warned = ""  # the last "cannot run the tests" message: said once, not per save
         self._stop: asyncio.Event | None = None
         self._watch_task: asyncio.Future | None = None
@@ -69,8 +72,27 @@ class OnSave:
     def _fire(self) -> None:
         self._timer = None
         paths, self._pending = self._pending, set()
-        if paths:
-            asyncio.ensure_future(self._run(paths))
+        if not paths:
+            return
+        self._drop_stale()
+        by_root: dict[Path, set[Path]] = {}
+        for path in paths:
+            by_root.setdefault(self.ctx.project_root(path), set()).add(path)
+        asyncio.ensure_future(self._run_all(by_root))
+
+    def _drop_stale(self) -> None:
+        """Fixes and running repairs made from code that has changed since go; the tests run
+        next decide whether a repair starts again."""
+        if self.fixes.drop_stale(self.ctx.current_text):
+            self.status.notify()
+        for test_uri, qualname in self.jobs.cancel_stale():
+            test_path = to_fs_path(test_uri)
+            self._restart |= {key for key, (path, q) in self._failing.items()
+                              if q == qualname and str(path) == test_path}
+
+    async def _run_all(self, by_root: dict[Path, set[Path]]) -> None:
+        for root, paths in by_root.items():
+            await self._run(root, paths)
 
     # -- one run -------------------------------------------------------------------------
     def _related(self, root: Path, paths: set[Path]) -> dict[str, tuple[Path, str]]:
@@ -94,7 +116,7 @@ class OnSave:
                 for ref in pycode.find_tests(root, fn.name, path):
                     out[ref.node_id] = (Path(ref.path), ref.qualname)
         # Tests shown as failing are run again, so fixed ones lose their diagnostic.
-        out.update(self._failing)
+        out.update({nid: where for (r, nid), where in self._failing.items() if r == root})
         return out
 
     def _test(self, root: Path, paths: set[Path], cancel: CancelToken,
@@ -107,8 +129,7 @@ class OnSave:
                                                       python=python)
         return related, report
 
-    async def _run(self, paths: set[Path]) -> None:
-        root = self.ctx.project_root(next(iter(paths)))
+    async def _run(self, root: Path, paths: set[Path]) -> None:
         cancel = CancelToken()
         self._current = cancel
         loop = asyncio.get_running_loop()
@@ -131,39 +152,50 @@ class OnSave:
         results = {r.node_id: r for r in report.results}
         fixes_dropped = False
         touched_files = {str(p) for p, _q in related.values()}
-        for nid, (path, _q) in list(self._failing.items()):
-            if str(path) in touched_files and nid not in results:
-                self._failing.pop(nid)
+        for (r_root, nid), (path, _q) in list(self._failing.items()):
+            if r_root == root and str(path) in touched_files and nid not in results:
+                self._failing.pop((r_root, nid))
         for nid, (path, qualname) in related.items():
             r = results.get(nid)
             if r is None or r.status == "cancelled":
                 continue
             if r.status in FAILING:
-                self._failing[nid] = (path, qualname)
+                self._failing[(root, nid)] = (path, qualname)
             else:
-                self._failing.pop(nid, None)
+                self._failing.pop((root, nid), None)
+                self._restart.discard((root, nid))
                 uri = from_fs_path(str(path)) or ""
                 fixes_dropped |= self.fixes.forget_test(uri, qualname)
-        self._publish(touched_files, results)
+        self._publish(root, touched_files, results)
         if fixes_dropped:
             self.status.notify()  # a fix whose test passes now is gone
-        for nid, (path, qualname) in list(self._failing.items())[:2]:
-            uri = from_fs_path(str(path)) or ""
-            if nid not in self._repairing and self.fixes.for_test(uri, qualname) is None:
-                asyncio.ensure_future(self._repair(nid, path, qualname))
+        for key in [k for k in self._failing if k[0] == root][:2]:
+            self._start_repair(key)
 
-    async def _repair(self, nid: str, path: Path, qualname: str) -> None:
-        self._repairing.add(nid)
+    def _start_repair(self, key: Key) -> None:
+        """A background repair of this failing test, unless one runs or its fix is there."""
+        if key in self._repairing or key not in self._failing:
+            return
+        path, qualname = self._failing[key]
+        uri = from_fs_path(str(path)) or ""
+        if self.fixes.for_test(uri, qualname) is not None:
+            return
+        self._repairing.add(key)  # now, not when the coroutine starts: no second one meanwhile
+        asyncio.ensure_future(self._repair(key, uri, qualname))
+
+    async def _repair(self, key: Key, uri: str, qualname: str) -> None:
         try:
-            await self.jobs.run("repair", from_fs_path(str(path)) or "", qualname,
-                                background=True)
+            await self.jobs.run("repair", uri, qualname, background=True)
         finally:
-            self._repairing.discard(nid)
+            self._repairing.discard(key)
+        if key in self._restart:  # cancelled because the code changed: the new code's turn
+            self._restart.discard(key)
+            self._start_repair(key)
 
-    def _publish(self, files: set[str], results: dict[str, TestResult]) -> None:
+    def _publish(self, root: Path, files: set[str], results: dict[str, TestResult]) -> None:
         by_file: dict[str, list[types.Diagnostic]] = {f: [] for f in files}
-        for nid, (path, qualname) in self._failing.items():
-            if str(path) not in by_file:
+        for (r_root, nid), (path, qualname) in self._failing.items():
+            if r_root != root or str(path) not in by_file:
                 continue
             r = results.get(nid)
             message = _failure_line(r.message if r is not None else "")

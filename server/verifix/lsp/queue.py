@@ -8,10 +8,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from verifix.cancel import Cancelled, CancelToken
 from verifix.lsp.protocol import JobInfo, JobState
+
+if TYPE_CHECKING:
+    from verifix.pipeline.task import Task
 
 T = TypeVar("T")
 
@@ -32,6 +35,7 @@ class Job:
     request_id: str | int | None = None  # the executeCommand request, for $/cancelRequest
     owner: object = None  # the connection (editor window) that started it
     future: Future | None = None
+    task: Task | None = None  # what the job works from, once read (for staleness)
 
     def info(self) -> JobInfo:
         return JobInfo(self.id, self.kind, self.target, self.state)

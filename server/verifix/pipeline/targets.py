@@ -135,6 +135,7 @@ def repair_task(target: str, sandbox: Runner, cancel: CancelToken | None = None,
     task.oracle_test = oracle
     task.oracle_failure = (target_result.message or target_result.status).strip()
     task.test_code = test_fn.text
+    task.test_path = test_path
     guard_names = {g.rpartition("::")[2] for g in guards}
     task.guard_code = "\n\n".join(f.text.strip() for f in tests if f.name in guard_names
                                    and f.qualname != test_fn.qualname)

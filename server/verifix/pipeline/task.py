@@ -8,6 +8,7 @@ is ever trusted.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,24 @@ class Task:
     oracle_test: str | None = None
     oracle_failure: str = ""
     test_code: str = ""
+    test_path: Path | None = None  # the file the oracle test is in
     guard_code: str = ""  # the source of the tests that passed before (regression guards)
     related: list[Related] = field(default_factory=list)
+
+    def changed_since(self, read: Callable[[Path], str | None]) -> bool:
+        """Whether what this task was made from says something else now: its module, the
+        related functions' modules, or the oracle test (`read` gives a file's current text,
+        None when unreadable). A result verified against the old text is stale."""
+        modules = [(Path(self.file), self.source)] if self.file else []
+        modules += [(r.path, r.source) for r in self.related]
+        if any(read(path) != text for path, text in modules):
+            return True
+        if self.test_path is None or self.oracle_test is None:
+            return False
+        current = read(self.test_path)
+        name = self.oracle_test.split("::", 1)[1].partition("[")[0].replace("::", ".")
+        fn = pycode.find_function(current, name) if current is not None else None
+        return fn is None or fn.text != self.test_code
 
     @property
     def trusted_total(self) -> int:
