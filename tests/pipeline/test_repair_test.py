@@ -141,3 +141,23 @@ def test_the_time_budget_ends_the_repair_with_the_best_so_far(project, sandbox):
 def test_a_test_that_already_passes_is_refused(project, sandbox):
     with pytest.raises(TaskError, match="already passes; nothing to repair"):
         repair_task(f"{project}/test_stats.py::test_empty", sandbox, python=sys.executable)
+
+
+def test_a_near_miss_is_repaired_before_fixes_that_raise_where_the_test_wants_a_value(
+        project, sandbox):
+    # The near miss computes a wrong value (and breaks the guard); the rewrites pass the guard
+    # as the bug did but raise on the failing test: the near miss is the one to repair.
+    near = "```python\ndef average(values):\n    return (sum(values) + 1) / len(values)\n```"
+    raising = ["```python\ndef average(values):\n    if not values:\n        return 0.0\n"
+               "    raise ValueError('cannot average')\n```",
+               "```python\ndef average(values):\n    if values:\n"
+               "        raise ValueError('cannot average')\n    return 0.0\n```"]
+
+    def reply(prompt: str) -> str:
+        if "from scratch" in prompt:
+            return raising.pop(0) if raising else STILL_WRONG
+        return FIXED if "(sum(values) + 1)" in prompt else near
+
+    result = repair(project, sandbox, ScriptedEngine(reply))
+    assert result.status == "verified", result.message
+    assert result.evidence.candidates == 5  # 2 fixes, 2 rewrites, then the near miss's repair

@@ -25,10 +25,11 @@ from verifix.code.parsing import (
 from verifix.code.project_imports import called_functions, project_callees, resolve_import
 from verifix.code.project_tests import TestRef, find_tests, is_test_file, node_id
 from verifix.code.replies import ExtractedCode, extract_expressions, extract_function
-from verifix.code.tracebacks import Frame, traceback_frames
+from verifix.code.tracebacks import Frame, report_without_code, traceback_frames
 
 __all__ = [
     "Frame",
+    "report_without_code",
     "traceback_frames",
     "Example",
     "ExtractedCode",

@@ -50,6 +50,9 @@ class Candidate:
     trusted_passed: int = 0
     trusted_total: int = 0
     failures: list[str] = field(default_factory=list)
+    # Repair only: the failing test got a value back and judged it (it failed at its own
+    # assertion), rather than the code raising or stopping on the way.
+    oracle_returned: bool = False
     behaviour: tuple[str, ...] | None = None
 
     @property

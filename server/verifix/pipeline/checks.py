@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from verifix import code as pycode
 from verifix.engine.base import CancelToken
 from verifix.pipeline.candidates import Candidate
 from verifix.pipeline.task import Cancelled, Task, changed_modules
 from verifix.sandbox.base import Runner
 from verifix.sandbox.checks import Check
-from verifix.sandbox.reports import CheckResult
+from verifix.sandbox.reports import CheckResult, TestResult
 
 MAX_FAILURE_CHARS = 600
 
@@ -56,6 +57,8 @@ class Verifier:
             self.runs += 1
             self._raise_if_cancelled()
             for test in treport.results:
+                if test.node_id == task.oracle_test:
+                    cand.oracle_returned = _returned(test)
                 if test.status == "passed":
                     passed += 1
                 else:
@@ -100,6 +103,14 @@ class Verifier:
             r = next(values)
             out.append("=" + str(r.value) if r.status == "passed" else None)
         return out
+
+
+def _returned(test: TestResult) -> bool:
+    """The test passed, or failed in its own file (its assertion judged a returned value)."""
+    if test.status == "passed":
+        return True
+    frames = pycode.traceback_frames(test.message or "")
+    return test.status == "failed" and bool(frames) and pycode.is_test_file(frames[-1].path)
 
 
 def _describe(check: Check, result: CheckResult) -> str:
