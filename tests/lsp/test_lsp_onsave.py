@@ -144,6 +144,16 @@ def _repairs(client, status: str | None = None) -> list[dict]:
     return [u for u in last.values() if status is None or u["status"] == status]
 
 
+async def _open_and_save(client, project) -> str:
+    """Once the model is ready: the buggy module and its tests open, the module saved."""
+    await wait_ready(client)
+    mod_uri = open_doc(client, project / "mod.py", MOD)
+    open_doc(client, project / "test_mod.py", TESTS)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+    return mod_uri
+
+
 async def _fix_ids(client) -> list[str]:
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=P.STATUS))
@@ -154,11 +164,7 @@ async def test_a_fix_made_from_code_that_changed_is_dropped_and_the_repair_runs_
         project, client_name):
     client = await start(project, client_name, {"default": [FIXED]})
     try:
-        await wait_ready(client)
-        mod_uri = open_doc(client, project / "mod.py", MOD)
-        open_doc(client, project / "test_mod.py", TESTS)
-        client.text_document_did_save(types.DidSaveTextDocumentParams(
-            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        mod_uri = await _open_and_save(client, project)
         await wait_for(lambda: _repairs(client, "verified"), 60, "the first fix")
         (first,) = await _fix_ids(client)
         # Another bug the same test catches: the fix was verified against code that is gone.
@@ -185,11 +191,7 @@ async def test_a_repair_running_when_its_code_changes_stops_and_starts_on_the_ne
     # Slow enough that the save below lands while the first repair is at work.
     client = await start(project, client_name, {"default": [FIXED], "delay_s": 0.3})
     try:
-        await wait_ready(client)
-        mod_uri = open_doc(client, project / "mod.py", MOD)
-        open_doc(client, project / "test_mod.py", TESTS)
-        client.text_document_did_save(types.DidSaveTextDocumentParams(
-            text_document=types.TextDocumentIdentifier(uri=mod_uri)))
+        mod_uri = await _open_and_save(client, project)
         # The repair has read the code once the pipeline reports a phase of its own.
         await wait_for(lambda: any(u["kind"] == "repair" and u["phase"] not in ("", "task")
                                    for u in client.job_updates), 60, "the repair at work")

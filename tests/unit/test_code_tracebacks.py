@@ -9,8 +9,8 @@ def test_adds_up():
 >       assert sum(split(cents(0.10), 3)) == 10
                    ^^^^^^^^^^^^^^^^^^^^^
 
-tests/test_shares.py:7: 
-_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ 
+tests/test_shares.py:7:
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
 
 total = 10, n = 3
 
