@@ -32,8 +32,8 @@ def report_without_code(text: str, limit: int = 1500) -> str:
     head = parts[0].strip()
     if len(parts) == 1:
         return head[-limit:]
-    last = text.strip().splitlines()
-    errors = [ln for ln in last if ln.startswith("E ")]
-    where = last[-1] if _FRAME.match(last[-1]) else ""
+    lines = text.strip().splitlines()
+    errors = [ln for ln in lines if ln.startswith("E ")]
+    where = lines[-1] if _FRAME.match(lines[-1]) else ""
     tail = "\n".join([*errors[-8:], *([where] if where else [])])
     return (head[: max(0, limit - len(tail) - 10)] + "\n...\n" + tail).strip()

@@ -18,10 +18,14 @@ PERSPECTIVES = ["perspective_logic", "perspective_cases", "perspective_assumptio
 
 
 def parents_for_repair(pool: list[Candidate], n: int = 2) -> list[Candidate]:
-    """The best distinct candidates by trusted checks passed (ties: earliest)."""
+    """The closest distinct candidates: by trusted checks passed (ties: earliest), except that
+    in a repair those the failing test got a value back from come first. A wrong value is one
+    step from the right one, while code that raises where the test wants a value (a small
+    model's favourite dead end) only looks closer when it passes as many of the other tests as
+    the bug did."""
     seen: set[str] = set()
     out: list[Candidate] = []
-    for c in sorted(pool, key=lambda c: (-c.trusted_passed, c.id)):
+    for c in sorted(pool, key=lambda c: (not c.oracle_returned, -c.trusted_passed, c.id)):
         if c.key not in seen:
             seen.add(c.key)
             out.append(c)

@@ -50,21 +50,7 @@ class RepairTest(Run):
                                 x for x in (task.test_code.strip(), task.guard_code) if x),
                             module_path=task.module_relpath or "",
                             failure=pycode.report_without_code(task.oracle_failure))
-            parents = self.parents() or [original]
-
-    def parents(self, n: int = 2) -> list[Candidate]:
-        """The next round's parents: the closest distinct fixes so far. Those the failing
-        test got a value back from come first: a wrong value is one step from the right one,
-        while code that raises where the test wants a value (a small model's favourite dead
-        end) only looks closer when it passes as many of the other tests as the bug did."""
-        seen: set[str] = set()
-        out: list[Candidate] = []
-        for c in sorted(self.pool, key=lambda c: (not c.oracle_returned, -c.trusted_passed,
-                                                   c.id)):
-            if c.key not in seen and len(out) < n:
-                seen.add(c.key)
-                out.append(c)
-        return out
+            parents = repair_mod.parents_for_repair(self.pool) or [original]
 
     def failure_values(self, parent: Candidate) -> dict[str, object]:
         task = self.task
