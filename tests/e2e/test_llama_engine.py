@@ -121,3 +121,46 @@ def test_forget_makes_an_answer_independent_of_earlier_calls(real_engine):
               cancel=None).inputs(8, seed=7)
     real_engine.forget()
     assert probe() == alone and "def mean_absolute_deviation" in alone
+
+
+def _ask(what: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"Write a Python function that {what}. Only code."}]
+
+
+def test_a_wave_answers_each_prompt_in_order_and_reproducibly(real_engine):
+    from verifix.engine.base import Sample
+
+    wave = [Sample(_ask("reverses a string"), 0.0, 1.0, 1, 80),
+            Sample(_ask("reverses a string"), 0.8, 0.95, 2, 80),
+            Sample(_ask("adds two numbers"), 0.8, 0.95, 3, 60),
+            Sample(_ask("checks for a palindrome"), 0.0, 1.0, 4, 5)]
+    first = real_engine.generate_many(wave)
+    again = real_engine.generate_many(wave)
+    assert [c.text for c in first] == [c.text for c in again]
+    assert "[::-1]" in first[0].text and first[0].stopped_by == "eos"
+    assert "+" in first[2].text
+    assert first[3].stopped_by == "length" and first[3].completion_tokens == 5
+    # The shared system + user prefix is evaluated once, for the first sequence only.
+    assert first[0].prompt_tokens_evaluated == first[0].prompt_tokens
+    assert all(c.prompt_tokens_evaluated < c.prompt_tokens for c in first[1:])
+    # Another seed in the same company gives another sample.
+    other = real_engine.generate_many([wave[0], Sample(*_fields(wave[1], seed=9))])
+    assert other[0].text == first[0].text and other[1].text != first[1].text
+
+
+def _fields(s, **changes):
+    from dataclasses import astuple, replace
+
+    return astuple(replace(s, **changes))
+
+
+def test_a_wave_stops_on_its_stop_strings_and_on_cancel(real_engine):
+    from verifix.engine.base import Sample
+
+    wave = [Sample(ASK, max_tokens=200, stop=("def ",)), Sample(ASK, 0.8, 0.95, 5, 200)]
+    stopped, free = real_engine.generate_many(wave)
+    assert stopped.stopped_by == "stop" and "def " not in stopped.text
+    assert "def is_even" in free.text
+    cancel = CancelToken()
+    cancel.cancel()
+    assert {c.stopped_by for c in real_engine.generate_many(wave, cancel=cancel)} == {"cancel"}

@@ -3,6 +3,8 @@
 1. Tokens/s of LlamaCppEngine against raw llama-cpp-python on the same model file, threads
    and prompt, alternating in one run (the machine is noisy: compare within the run).
 2. Prompt tokens evaluated for k=4 candidates of one task that share a ~600-token prefix.
+3. Aggregate tokens/s with 1, 2 and 4 samples of one prompt decoded together
+   (`generate_many`), against raw llama-cpp-python decoding one.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 
 from verifix import models
 from verifix.config import Settings
-from verifix.engine.base import Message
+from verifix.engine.base import Message, Sample
 from verifix.engine.llama import LlamaCppEngine
 
+WAVES = (1, 2, 4)
 ASK = "Write a Python module with five small utility functions for strings, with docstrings."
 
 
@@ -61,6 +64,15 @@ def run_engine_bench(settings: Settings, tokens: int = 128, repeats: int = 3) ->
         ours.append(c.completion_tokens / (time.perf_counter() - start))
     raw.close()
 
+    waves: dict[int, list[float]] = {n: [] for n in WAVES}
+    for _ in range(repeats):
+        for n in WAVES:
+            start = time.perf_counter()
+            done = engine.generate_many([Sample(prompt, 0.8, 0.95, seed, tokens)
+                                         for seed in range(1, n + 1)])
+            waves[n].append(sum(c.completion_tokens for c in done)
+                            / (time.perf_counter() - start))
+
     suffixes = [
         "Approach: a loop.",
         "Approach: a comprehension.",
@@ -91,7 +103,9 @@ def run_engine_bench(settings: Settings, tokens: int = 128, repeats: int = 3) ->
         "shared_prefix_tokens": prefix_tokens,
         "prompt_tokens_evaluated_k4": evaluated,
         "evaluated_over_prefix": round(reuse, 3),
+        "parallel_tokens_per_s": {str(n): [round(x, 1) for x in v] for n, v in waves.items()},
     }
+    one = statistics.median(waves[1])
     result["markdown"] = "\n".join(
         [
             f"engine benchmark: {resolved.name}, {engine.n_threads} threads, "
@@ -104,6 +118,13 @@ def run_engine_bench(settings: Settings, tokens: int = 128, repeats: int = 3) ->
             f"| prompt tokens evaluated, k=4, {prefix_tokens}-token shared prefix "
             f"| {sum(e or 0 for e in evaluated)} ({'+'.join(str(e) for e in evaluated)}) | "
             f"{4 * prefix_tokens}+ without reuse | {reuse:.2f}x the prefix | <= 1.3x |",
+            "",
+            "| sequences decoded together | aggregate tokens/s (median) | vs 1 sequence "
+            "| vs raw llama-cpp-python (1) |",
+            "|---|---|---|---|",
+            *(f"| {n} | {statistics.median(v):.1f} | {statistics.median(v) / one:.2f}x "
+              f"| {statistics.median(v) / statistics.median(theirs):.2f}x |"
+              for n, v in waves.items()),
         ]
     )
     return result

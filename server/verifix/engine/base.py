@@ -64,6 +64,26 @@ class EngineStats:
 TokenCallback = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One of several answers asked for together (`Engine.generate_many`)."""
+
+    prompt: Prompt
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+
+
+def generate_each(engine: Engine, samples: Sequence[Sample],
+                  cancel: CancelToken | None = None) -> list[Completion]:
+    """`generate_many` for a backend that decodes one answer at a time."""
+    return [engine.generate(s.prompt, max_tokens=s.max_tokens, temperature=s.temperature,
+                            top_p=s.top_p, seed=s.seed, stop=s.stop, cancel=cancel)
+            for s in samples]
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A resident model. Implementations serialise concurrent calls."""
@@ -72,6 +92,8 @@ class Engine(Protocol):
     stats: EngineStats
     # The model's chat template has a thinking block (<think>…</think>) before the answer.
     thinks: bool
+    # How many answers `generate_many` decodes at once (1: one after another).
+    parallel: int
 
     def generate(
         self,
@@ -85,6 +107,14 @@ class Engine(Protocol):
         cancel: CancelToken | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion: ...
+
+    def generate_many(self, samples: Sequence[Sample], *,
+                      cancel: CancelToken | None = None) -> list[Completion]:
+        """Answers to `samples`, in order, decoded together where the backend can: each is the
+        answer its seed gives in this company (batched arithmetic differs in the last bits
+        from one sequence alone, so an answer need not equal `generate`'s token for token).
+        Each completion's `seconds` is its share of the wall time."""
+        ...
 
     def format_chat(self, messages: Sequence[Message]) -> str:
         """The raw prompt text the engine would send for `messages` (for continuations)."""

@@ -17,9 +17,12 @@ from verifix.engine.base import (
     EngineStats,
     Message,
     Prompt,
+    Sample,
     StopScanner,
     TokenCallback,
+    generate_each,
 )
+from verifix.engine.parallel import ParallelDecoder, Sampling, fits
 from verifix.engine.thinking import CLOSE
 
 
@@ -45,6 +48,7 @@ class LlamaCppEngine:
         n_gpu_layers: int = -1,
         seed: int = 0,
         name: str | None = None,
+        parallel: int = 4,
     ) -> None:
         try:
             import llama_cpp
@@ -58,6 +62,8 @@ class LlamaCppEngine:
         self.n_threads = n_threads or default_threads()
         self.seed = seed
         self.stats = EngineStats()
+        self.parallel = max(1, parallel)
+        self._decoder: ParallelDecoder | None = None  # made on first use
         self._lock = threading.Lock()
         start = time.perf_counter()
         try:
@@ -216,6 +222,76 @@ class LlamaCppEngine:
             evaluated=self._last_prompt_eval,
         )
 
+    def generate_many(self, samples: Sequence[Sample], *,
+                      cancel: CancelToken | None = None) -> list[Completion]:
+        out: list[Completion] = []
+        for i in range(0, len(samples), self.parallel):
+            wave = samples[i:i + self.parallel]
+            if len(wave) == 1:
+                out += generate_each(self, wave, cancel)
+                continue
+            with self._lock:
+                out += self._generate_wave_locked(wave, cancel)
+        return out
+
+    def _generate_wave_locked(self, wave: Sequence[Sample],
+                              cancel: CancelToken | None) -> list[Completion]:
+        start = time.perf_counter()
+        texts = [s.prompt if isinstance(s.prompt, str) else self.format_chat(s.prompt)
+                 for s in wave]
+        prompts = [self.tokenize(t) for t in texts]
+        limits = [min(s.max_tokens, self.n_ctx - len(p))
+                  for s, p in zip(wave, prompts, strict=True)]
+        if self._decoder is None:
+            self._decoder = ParallelDecoder(self._llama_cpp, self._llm._model.model,
+                                            self._llm.context_params, n_seq=self.parallel)
+        decoder = self._decoder
+        if not fits(prompts, limits, decoder.n_ctx):  # too long to share one cache
+            return [self._generate_locked(t, s.max_tokens, s.temperature, s.top_p, s.seed,
+                                          s.stop, cancel, None)
+                    for t, s in zip(texts, wave, strict=True)]
+        n = len(wave)
+        scanners = [StopScanner(s.stop) for s in wave]
+        decoders = [codecs.getincrementaldecoder("utf-8")(errors="replace") for _ in wave]
+        produced = [0] * n
+        stopped_by = ["length"] * n
+        if cancel is not None and cancel.cancelled:
+            stopped_by = ["cancel"] * n
+            evaluated = [0] * n
+        else:
+            def on_token(s: int, token: int) -> bool:
+                if decoder.is_eog(token):
+                    stopped_by[s] = "eos"
+                    return True
+                produced[s] += 1
+                if scanners[s].feed(decoders[s].decode(self._llm.detokenize([token])))[1]:
+                    stopped_by[s] = "stop"
+                    return True
+                if cancel is not None and cancel.cancelled:
+                    stopped_by[s] = "cancel"
+                    return True
+                return produced[s] >= limits[s]
+
+            sampling = [Sampling(s.temperature, s.top_p,
+                                 self.seed if s.seed is None else s.seed) for s in wave]
+            try:
+                evaluated = decoder.run(prompts, sampling, on_token)
+            except RuntimeError as exc:
+                raise EngineError(f"llama.cpp failed while generating: {exc}") from None
+        share = (time.perf_counter() - start) / n
+        completions = []
+        for s in range(n):
+            if stopped_by[s] != "stop":
+                scanners[s].feed(decoders[s].decode(b"", final=True))
+                scanners[s].flush()
+            completion = Completion(text=scanners[s].text, prompt_tokens=len(prompts[s]),
+                                    completion_tokens=produced[s], seconds=share,
+                                    stopped_by=stopped_by[s],  # type: ignore[arg-type]
+                                    prompt_tokens_evaluated=evaluated[s])
+            self.stats.add(completion)
+            completions.append(completion)
+        return completions
+
     def _finish(
         self,
         text: str,
@@ -257,6 +333,9 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         with self._lock:
+            if getattr(self, "_decoder", None) is not None:
+                self._decoder.close()  # type: ignore[union-attr]
+                self._decoder = None
             llm = getattr(self, "_llm", None)
             if llm is not None:
                 llm.close()

@@ -21,9 +21,11 @@ from verifix.engine.base import (
     EngineStats,
     Message,
     Prompt,
+    Sample,
     StoppedBy,
     StopScanner,
     TokenCallback,
+    generate_each,
 )
 
 _POLL_S = 0.05  # how often a wait for the engine lock looks at `cancel`
@@ -45,6 +47,7 @@ class OpenAIEngine:
 
     # The server formats chats with a template we cannot see, so no client-side budget forcing.
     thinks = False
+    parallel = 1
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
                  timeout_s: float = 60.0, connect_timeout_s: float = 10.0) -> None:
@@ -79,6 +82,10 @@ class OpenAIEngine:
         """ChatML, for raw continuations; chat requests use the server's own template."""
         return ("".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
                 + "<|im_start|>assistant\n")
+
+    def generate_many(self, samples: Sequence[Sample], *,
+                      cancel: CancelToken | None = None) -> list[Completion]:
+        return generate_each(self, samples, cancel)
 
     def forget(self) -> None:
         pass  # the server's own prompt cache is out of reach; its answers may vary run to run

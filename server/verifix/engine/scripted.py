@@ -13,8 +13,10 @@ from verifix.engine.base import (
     EngineStats,
     Message,
     Prompt,
+    Sample,
     StopScanner,
     TokenCallback,
+    generate_each,
 )
 
 # A reply is a fixed text, or a function of the prompt text (for replies that depend on it).
@@ -37,12 +39,15 @@ class ScriptedEngine:
         delay_s: float = 0.0,
         repeat_last: bool = False,
         thinks: bool = False,
+        parallel: int = 1,
     ) -> None:
         self._responder = replies if callable(replies) else None
         self._replies = [] if callable(replies) else list(replies)
         self.delay_s = delay_s
         self.repeat_last = repeat_last
         self.thinks = thinks
+        self.parallel = parallel
+        self.waves: list[int] = []  # the size of each generate_many call, for tests
         self.prompts: list[str] = []
         self.stats = EngineStats()
         self._lock = threading.Lock()
@@ -112,6 +117,11 @@ class ScriptedEngine:
             )
             self.stats.add(completion)
             return completion
+
+    def generate_many(self, samples: Sequence[Sample], *,
+                      cancel: CancelToken | None = None) -> list[Completion]:
+        self.waves.append(len(samples))
+        return generate_each(self, samples, cancel)
 
     def forget(self) -> None:
         pass  # no state carries over between calls
