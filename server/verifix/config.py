@@ -61,6 +61,9 @@ class PipelineSettings:
     repairRewrites: bool = True
     # Extra plain samples while no candidate passes the trusted checks.
     resample: int = attrs.field(default=4, validator=_range(0, 64))
+    # Samples decoded together in one batch (at most what the engine can: llama.cpp 4, others
+    # 1). A wave is cheaper per sample than one sample after another, but cannot stop early.
+    wave: int = attrs.field(default=1, validator=_range(1, 4))
     timeBudget: float = attrs.field(default=300.0, validator=_range(1.0))  # seconds per job
     # Thinking models (a `<think>` block in the chat template): most thinking tokens before the
     # block is closed and the answer forced; 0: no cap (thinking counts against maxTokens).

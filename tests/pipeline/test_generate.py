@@ -299,3 +299,21 @@ def test_a_thinking_model_thinks_within_the_budget_then_answers(sandbox):
     # Without the budget the thinking uses up maxTokens and no code arrives.
     engine = ScriptedEngine(thinker, thinks=True)
     assert run(engine, sandbox, thinkingBudget=0, maxTokens=200).status == "error"
+
+
+def test_waves_draw_samples_together_and_reach_the_same_answer(sandbox):
+    # The probe passes, one confirming sample disagrees with it on an input: both confirming
+    # samples come in one wave, then the candidates in waves of two.
+    replies = [SQUARE, GOOD, GOOD_2, GOOD_3, GOOD, GOOD_2]
+    one = ScriptedEngine(responder(replies), parallel=2)
+    two = ScriptedEngine(responder(replies), parallel=2)
+    alone, together = run(one, sandbox), run(two, sandbox, wave=2)
+    assert one.waves == [] and two.waves[0] == 2 and set(two.waves) == {2}
+    assert together.status == alone.status == "verified" and together.code == alone.code
+    # No more samples than one at a time would have drawn (k = 4 is a maximum).
+    assert together.evidence.candidates <= alone.evidence.candidates + 1
+
+
+def test_a_wave_is_never_larger_than_the_engine_decodes(sandbox):
+    engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]))  # parallel = 1
+    assert run(engine, sandbox, wave=4).status == "verified" and engine.waves == []

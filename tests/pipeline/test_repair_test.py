@@ -161,3 +161,14 @@ def test_a_near_miss_is_repaired_before_fixes_that_raise_where_the_test_wants_a_
     result = repair(project, sandbox, ScriptedEngine(reply))
     assert result.status == "verified", result.message
     assert result.evidence.candidates == 5  # 2 fixes, 2 rewrites, then the near miss's repair
+
+
+def test_fixes_come_in_waves_and_the_first_passing_one_in_a_wave_wins(project, sandbox):
+    # Round one in waves of two: (greedy fix, greedy rewrite), (sampled fix, sampled rewrite).
+    # The second wave's fix passes; the rewrite decoded beside it is never checked.
+    engine = ScriptedEngine(responder([STILL_WRONG, FIXED], rewrites=[STILL_WRONG, FIXED]),
+                            parallel=2)
+    result = repair(project, sandbox, engine, wave=2)
+    assert result.status == "verified" and "len(values)\n" in result.code
+    assert engine.waves == [2, 2]
+    assert result.evidence.candidates == 3 and result.evidence.repairs == 3

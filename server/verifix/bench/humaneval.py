@@ -34,6 +34,9 @@ def _both_ways(switch: str, key: str) -> dict[str, dict[str, Any]]:
     return {switch: {key: True}, f"no-{switch}": {key: False}}
 
 
+# Samples decoded together (`wave`); the engine's own limit still applies.
+WAVE_SWITCHES: dict[str, dict[str, Any]] = {f"wave-{n}": {"wave": n} for n in (1, 2, 4)}
+
 # A pipeline mode is one switch or several joined by "+" (e.g. "plans+repair"), each setting
 # these pipeline settings in turn, over the configured ones.
 SWITCH_SETTINGS: dict[str, dict[str, Any]] = {
@@ -43,6 +46,7 @@ SWITCH_SETTINGS: dict[str, dict[str, Any]] = {
     **_both_ways("repair", "repair"),
     "resample": {"resample": PipelineSettings().resample},
     "no-resample": {"resample": 0},
+    **WAVE_SWITCHES,
 }
 BASELINES = ["greedy", "sample-k"]
 SWITCHES = list(SWITCH_SETTINGS)

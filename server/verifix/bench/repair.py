@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from verifix.bench.humaneval import WAVE_SWITCHES
 from verifix.bench.records import dates, named_tasks, read_records, run_mode
 from verifix.bench.report import write_reports
 from verifix.config import PipelineSettings, Settings
@@ -56,8 +57,9 @@ SWITCH_SETTINGS: dict[str, dict[str, Any]] = {
     **_both_ways("fixes", "repairFixes"),
     "repair-rounds": {"repairRounds": PipelineSettings().repairRounds},
     "no-repair-rounds": {"repairRounds": 0},
+    **WAVE_SWITCHES,
 }
-# The baseline: exactly one temperature-0 repair of the failing code (RepairTest.attempts with
+# The baseline: exactly one temperature-0 repair of the failing code (RepairTest.rounds with
 # one candidate, no later rounds and no rewrite yields one fix at k = 0).
 BASELINE_SETTINGS: dict[str, dict[str, Any]] = {
     "greedy-fix": {"candidates": 1, "repairRounds": 0, "repairRewrites": False},

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from verifix import code as pycode
 from verifix import prompt
 from verifix.cancel import BudgetExhausted, Cancelled, Deadline
 from verifix.code.same_logic import logic_key
-from verifix.engine.base import CancelToken, Completion, Engine, Message
+from verifix.engine.base import CancelToken, Completion, Engine, Message, Sample
 from verifix.engine.thinking import generate_with_thinking_budget
 from verifix.pipeline.task import Task
 
@@ -69,6 +71,18 @@ class Candidate:
         return key
 
 
+@dataclass
+class Ask:
+    """One request to the engine and what its reply becomes."""
+
+    messages: list[Message]
+    temperature: float
+    seed: int
+    finish: Callable[[str], Any]
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+
+
 class Generator:
     """Asks the engine for code, plans and test inputs for one task."""
 
@@ -91,24 +105,50 @@ class Generator:
         return [{"role": "system", "content": prompt.render("system")},
                 {"role": "user", "content": body}]
 
-    def _complete(self, messages: list[Message], *, temperature: float, seed: int,
-                  max_tokens: int | None = None, stop: list[str] | None = None) -> str:
-        generate = self.engine.generate
-        if self.engine.thinks and self.thinking_budget > 0:
-            generate = partial(generate_with_thinking_budget, self.engine,
-                               think_budget=self.thinking_budget)
+    def _cancel_for_next(self) -> tuple[CancelToken | None, CancelToken | None]:
+        """(the token for the next call, the job's own token). The first reply (the probe, the
+        greedy fix) always finishes, so a slow machine still gets an answer; the time budget
+        cuts the replies after it."""
         job = self.cancel.parent if isinstance(self.cancel, Deadline) else self.cancel
-        # The first reply (the probe, the greedy fix) always finishes, so a slow machine still
-        # gets an answer; the time budget cuts the replies after it.
-        c = generate(messages, max_tokens=max_tokens or self.max_tokens,
-                     temperature=temperature, top_p=0.95 if temperature > 0 else 1.0, seed=seed,
-                     stop=stop, cancel=self.cancel if self.usage.calls else job)
+        return (self.cancel if self.usage.calls else job), job
+
+    def _took(self, c: Completion, job: CancelToken | None) -> str:
         self.usage.add(c)
         if c.stopped_by == "cancel":  # a reply cut short is no answer
             if job is not None and not job.cancelled:
                 raise BudgetExhausted
             raise Cancelled
         return c.text
+
+    def _complete(self, messages: list[Message], *, temperature: float, seed: int,
+                  max_tokens: int | None = None, stop: list[str] | None = None) -> str:
+        generate = self.engine.generate
+        if self.engine.thinks and self.thinking_budget > 0:
+            generate = partial(generate_with_thinking_budget, self.engine,
+                               think_budget=self.thinking_budget)
+        cancel, job = self._cancel_for_next()
+        c = generate(messages, max_tokens=max_tokens or self.max_tokens,
+                     temperature=temperature, top_p=_top_p(temperature), seed=seed,
+                     stop=stop, cancel=cancel)
+        return self._took(c, job)
+
+    def one(self, ask: Ask) -> Any:
+        return ask.finish(self._complete(ask.messages, temperature=ask.temperature,
+                                         seed=ask.seed, max_tokens=ask.max_tokens,
+                                         stop=ask.stop))
+
+    def many(self, asks: list[Ask]) -> list[Any]:
+        """The asks' results in order, decoded together where the engine can."""
+        if len(asks) < 2 or self.engine.parallel < 2 or (
+                self.engine.thinks and self.thinking_budget > 0):
+            return [self.one(a) for a in asks]
+        cancel, job = self._cancel_for_next()
+        done = self.engine.generate_many(
+            [Sample(a.messages, a.temperature, _top_p(a.temperature), a.seed,
+                    a.max_tokens or self.max_tokens, tuple(a.stop or ())) for a in asks],
+            cancel=cancel)
+        texts = [self._took(c, job) for c in done]
+        return [a.finish(t) for a, t in zip(asks, texts, strict=True)]
 
     def _candidate(self, reply: str, origin: str, plan: str | None = None,
                    parent: Candidate | None = None) -> Candidate | None:
@@ -141,14 +181,19 @@ class Generator:
         return Candidate(self._next_id, origin, function, imports, helpers, plan=plan,
                          parent=parent.id if parent else None, changes=changes)
 
-    def code(self, *, temperature: float, seed: int, plan: str | None = None,
-             origin: str = "sample") -> Candidate | None:
+    def ask_code(self, *, temperature: float, seed: int, plan: str | None = None,
+                 origin: str = "sample") -> Ask:
         if plan is None:
             messages = self._messages("generate")
         else:
             messages = self._messages("generate_with_plan", plan=plan)
-        reply = self._complete(messages, temperature=temperature, seed=seed, stop=CODE_STOP)
-        return self._candidate(reply + "\n```\n", origin if plan is None else "plan", plan)
+        return Ask(messages, temperature, seed, stop=CODE_STOP, finish=lambda reply:
+                   self._candidate(reply + "\n```\n", origin if plan is None else "plan", plan))
+
+    def code(self, *, temperature: float, seed: int, plan: str | None = None,
+             origin: str = "sample") -> Candidate | None:
+        return self.one(self.ask_code(temperature=temperature, seed=seed, plan=plan,
+                                      origin=origin))
 
     def plans(self, count: int, *, temperature: float, seed: int) -> list[str]:
         reply = self._complete(self._messages("plans", count=count), temperature=temperature,
@@ -161,20 +206,33 @@ class Generator:
                                seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
         return parse_input_asserts(reply, self.task.name)
 
-    def rewrite(self, template: str, *, seed: int, temperature: float,
-                **values: object) -> Candidate | None:
+    def ask_rewrite(self, template: str, *, seed: int, temperature: float,
+                    **values: object) -> Ask:
         """A fresh implementation from the stub and `values` (e.g. the failing test), written
         without the broken code in view, so the model cannot copy the bug."""
-        reply = self._complete(self._messages(template, **values), temperature=temperature,
-                               seed=seed)
-        return self._candidate(reply, "rewrite")
+        return Ask(self._messages(template, **values), temperature, seed,
+                   finish=lambda reply: self._candidate(reply, "rewrite"))
+
+    def rewrite(self, template: str, *, seed: int, temperature: float,
+                **values: object) -> Candidate | None:
+        return self.one(self.ask_rewrite(template, seed=seed, temperature=temperature,
+                                         **values))
+
+    def ask_repair(self, template: str, perspective: str, *, seed: int, temperature: float,
+                   parent: Candidate, origin: str = "repair", **values: object) -> Ask:
+        messages = self._messages(template, perspective=prompt.render(perspective), **values)
+        return Ask(messages, temperature, seed, max_tokens=self.max_tokens + 200,
+                   finish=lambda reply: self._candidate(reply, origin, parent=parent))
 
     def repair(self, template: str, perspective: str, *, seed: int, temperature: float,
                parent: Candidate, origin: str = "repair", **values: object) -> Candidate | None:
-        messages = self._messages(template, perspective=prompt.render(perspective), **values)
-        reply = self._complete(messages, temperature=temperature, seed=seed,
-                               max_tokens=self.max_tokens + 200)
-        return self._candidate(reply, origin, parent=parent)
+        return self.one(self.ask_repair(template, perspective, seed=seed,
+                                        temperature=temperature, parent=parent, origin=origin,
+                                        **values))
+
+
+def _top_p(temperature: float) -> float:
+    return 0.95 if temperature > 0 else 1.0
 
 
 def _defines(helper: str, name: str) -> bool:

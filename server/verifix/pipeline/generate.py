@@ -12,9 +12,9 @@ from typing import Any
 from verifix.cancel import BudgetExhausted, Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
-from verifix.pipeline.candidates import Candidate
+from verifix.pipeline.candidates import Ask, Candidate
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import Run
+from verifix.pipeline.run import Run, waves
 from verifix.pipeline.select import Selection, select
 
 N_INPUTS = 8  # model-proposed inputs per task
@@ -40,9 +40,13 @@ class Generate(Run):
                   f"{cand.trusted_passed}/{cand.trusted_total} trusted checks")
         return cand
 
-    def sample(self, n: int) -> Candidate | None:
-        return self.add(self.gen.code(temperature=self.settings.temperature,
-                                      seed=self.sample_seed(n)))
+    def draw(self, asks: list[Ask]) -> list[Candidate | None]:
+        """One wave of candidates, each checked as it comes."""
+        return [self.add(c) for c in self.gen.many(asks)]
+
+    def samples(self, first: int, n: int) -> list[Ask]:
+        return [self.gen.ask_code(temperature=self.settings.temperature,
+                                  seed=self.sample_seed(first + i)) for i in range(n)]
 
     # -- stages --------------------------------------------------------------------------
     def make_inputs(self) -> None:
@@ -71,14 +75,14 @@ class Generate(Run):
         """Stop early only when an independent sample agrees with the probe on the inputs."""
         if not self.inputs or self.task.trusted_total == 0:
             return False
-        for i in range(EARLY_SAMPLES):
+        for wave in waves(self.samples(10, EARLY_SAMPLES), self.wave):
             self.guard()
-            self.confirm_samples += 1
-            other = self.sample(10 + i)
-            if other is None or not other.passes_trusted:
-                return False
-            if other.key != probe.key:
-                return other.behaviour == probe.behaviour
+            self.confirm_samples += len(wave)
+            for other in self.draw(wave):
+                if other is None or not other.passes_trusted:
+                    return False
+                if other.key != probe.key:
+                    return other.behaviour == probe.behaviour
         return False
 
     def settled(self) -> bool:
@@ -99,28 +103,27 @@ class Generate(Run):
             self.emit("plans", "planning different approaches")
             plans = self.gen.plans(max(2, k // 2), temperature=0.7, seed=self.sample_seed(20))
         self.emit("candidates", f"{len(plans)} plans; writing {k} candidates")
-        for i, plan in enumerate(plans[:k]):
-            self.guard()
-            if self.settled():
-                return
-            self.add(self.gen.code(temperature=0.3, seed=self.sample_seed(30 + i), plan=plan))
+        guided = [self.gen.ask_code(temperature=0.3, seed=self.sample_seed(30 + i), plan=plan)
+                  for i, plan in enumerate(plans[:k])]
         # The probe's confirmation samples are plain samples too: k is a maximum.
-        plain = max(0, k - min(len(plans), k) - self.confirm_samples)
-        for i in range(plain):
+        plain = max(0, k - len(guided) - self.confirm_samples)
+        for wave in waves(guided + self.samples(40, plain), self.wave):
             self.guard()
             if self.settled():
                 return
-            self.sample(40 + i)
+            self.draw(wave)
 
     def resample_loop(self) -> None:
         """More plain samples while none passes the trusted checks: on HumanEval a fresh
         sample finds a passing answer where a repair of a failing one rarely does."""
-        for i in range(self.settings.resample):
+        drawn = 0
+        for wave in waves(self.samples(60, self.settings.resample), self.wave):
             if any(c.passes_trusted for c in self.pool) or self.settled():
                 return
             self.guard()
-            self.emit("candidates", f"nothing passes yet; extra sample {i + 1}")
-            self.sample(60 + i)
+            drawn += len(wave)
+            self.emit("candidates", f"nothing passes yet; extra sample {drawn}")
+            self.draw(wave)
 
     def repair_loop(self) -> None:
         for r in range(self.settings.repairRounds):
@@ -131,7 +134,8 @@ class Generate(Run):
             self.emit("repair", f"repair round {r + 1}: fixing the closest candidates")
             for fix in repair_mod.repair_round(self.gen, self.verifier, self.pool, r,
                                                seed=self.sample_seed(50 + 10 * r),
-                                               temperature=self.settings.temperature):
+                                               temperature=self.settings.temperature,
+                                               wave=self.wave):
                 self.repairs += 1
                 self.pool.append(fix)
                 if fix.passes_trusted:

@@ -44,9 +44,10 @@ def repair_round(
     temperature: float,
     template: str = "repair",
     extra: Callable[[Candidate], dict[str, Any]] | None = None,
+    wave: int = 1,
 ) -> list[Candidate]:
     """One round: repair each of the best parents once; return the checked fixes."""
-    fixes: list[Candidate] = []
+    asks = []
     for i, parent in enumerate(parents_for_repair(pool)):
         perspective = PERSPECTIVES[(round_index * 2 + i) % len(PERSPECTIVES)]
         values: dict[str, Any] = (
@@ -55,11 +56,13 @@ def repair_round(
                 "failures": "\n\n".join(parent.failures[:3]) or "(no failure text)",
             }
         )
-        fix = gen.repair(template, perspective, seed=seed + 101 * round_index + i,
-                         temperature=temperature if round_index or i else 0.0,
-                         parent=parent, **values)
-        if fix is None:
-            continue
-        verifier.check_trusted(fix)
-        fixes.append(fix)
+        asks.append(gen.ask_repair(template, perspective, seed=seed + 101 * round_index + i,
+                                   temperature=temperature if round_index or i else 0.0,
+                                   parent=parent, **values))
+    fixes: list[Candidate] = []
+    for group in range(0, len(asks), wave):
+        for fix in gen.many(asks[group:group + wave]):
+            if fix is not None:
+                verifier.check_trusted(fix)
+                fixes.append(fix)
     return fixes

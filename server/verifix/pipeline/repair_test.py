@@ -6,51 +6,67 @@ nothing that passed before fails (all of them run against the candidate, in the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 
 from verifix import code as pycode
 from verifix import prompt
 from verifix.cancel import BudgetExhausted, Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
-from verifix.pipeline.candidates import Candidate
+from verifix.pipeline.candidates import Ask, Candidate
 from verifix.pipeline.events import Phase
 from verifix.pipeline.result import Result
-from verifix.pipeline.run import Run
+from verifix.pipeline.run import Run, waves
 from verifix.pipeline.task import stub_text
-
-Attempt = Callable[[], Candidate | None]
 
 
 class RepairTest(Run):
-    def attempts(self, original: Candidate) -> Iterator[tuple[Phase, Attempt]]:
-        """The fixes to write, in order. The first round repairs the code as it is and also
-        rewrites it afresh (small models tend to copy a bug they can see); later rounds repair
-        the closest fixes so far."""
+    def rounds(self, original: Candidate) -> Iterator[list[tuple[Phase, Ask]]]:
+        """The fixes to write, round by round. The first round repairs the code as it is and
+        also rewrites it afresh (small models tend to copy a bug they can see); later rounds
+        repair the closest fixes so far (chosen when the round before has been checked)."""
         task, s = self.task, self.settings
         parents = [original]
         for r in range(max(1, s.repairRounds + 1)):
+            asks: list[tuple[Phase, Ask]] = []
             for i, parent in enumerate(parents):
                 for j in range(max(1, s.candidates // 2) if r == 0 else 1):
                     k = r * 10 + i * 3 + j
                     temperature = 0.0 if k == 0 else s.temperature
                     perspective = repair_mod.PERSPECTIVES[k % len(repair_mod.PERSPECTIVES)]
                     if r or s.repairFixes:
-                        yield ("repair" if r else "candidates"), partial(
-                            self.gen.repair, "repair_test", perspective,
-                            seed=self.sample_seed(k), parent=parent, temperature=temperature,
+                        asks.append((("repair" if r else "candidates"), self.gen.ask_repair(
+                            "repair_test", perspective, seed=self.sample_seed(k),
+                            parent=parent, temperature=temperature,
                             origin="round-repair" if r else "repair",
-                            **self.failure_values(parent))
+                            **self.failure_values(parent))))
                     if r == 0 and (s.repairRewrites or not s.repairFixes):
-                        yield "candidates", partial(
-                            self.gen.rewrite, "rewrite_test", seed=self.sample_seed(500 + k),
+                        asks.append(("candidates", self.gen.ask_rewrite(
+                            "rewrite_test", seed=self.sample_seed(500 + k),
                             temperature=temperature,
                             test_code="\n\n".join(
                                 x for x in (task.test_code.strip(), task.guard_code) if x),
                             module_path=task.module_relpath or "",
-                            failure=pycode.report_without_code(task.oracle_failure))
+                            failure=pycode.report_without_code(task.oracle_failure))))
+            yield asks
             parents = repair_mod.parents_for_repair(self.pool) or [original]
+
+    def write_fixes(self, original: Candidate) -> None:
+        """Round after round, wave after wave, until a fix passes every test."""
+        for asks in self.rounds(original):
+            for wave in waves(asks, self.wave):
+                self.guard()
+                fixes = self.gen.many([ask for _, ask in wave])
+                for (phase, _), fix in zip(wave, fixes, strict=True):
+                    if fix is None:
+                        continue
+                    self.verifier.check_trusted(fix)
+                    self.pool.append(fix)
+                    self.repairs += 1
+                    self.emit(phase, f"fix {fix.id} ({fix.origin}): {fix.trusted_passed}/"
+                              f"{fix.trusted_total} tests pass")
+                    if fix.passes_trusted:
+                        return
 
     def failure_values(self, parent: Candidate) -> dict[str, object]:
         task = self.task
@@ -79,18 +95,7 @@ class RepairTest(Run):
                       f"tests guard against regressions")
             self.verifier.check_trusted(original)
             self.emit("candidates", "writing fixes")
-            for phase, attempt in self.attempts(original):
-                self.guard()
-                fix = attempt()
-                if fix is None:
-                    continue
-                self.verifier.check_trusted(fix)
-                self.pool.append(fix)
-                self.repairs += 1
-                self.emit(phase, f"fix {fix.id} ({fix.origin}): {fix.trusted_passed}/"
-                          f"{fix.trusted_total} tests pass")
-                if fix.passes_trusted:
-                    break
+            self.write_fixes(original)
         except Cancelled:
             return self.finish("error", "cancelled", None, "repair")
         except BudgetExhausted:

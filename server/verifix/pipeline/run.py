@@ -4,7 +4,7 @@ candidate pool, events, the cancel and time guard, and the Result it ends with."
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from verifix.cancel import BudgetExhausted, Cancelled, CancelToken, Deadline
 from verifix.config import PipelineSettings
@@ -16,6 +16,13 @@ from verifix.pipeline.result import Evidence, Result
 from verifix.pipeline.select import Selection
 from verifix.pipeline.task import Task
 from verifix.sandbox.base import Runner
+
+T = TypeVar("T")
+
+
+def waves(items: list[T], size: int) -> list[list[T]]:
+    """`items` in consecutive groups of `size` (the last may be smaller)."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 class Run:
@@ -32,6 +39,7 @@ class Run:
         self.gen = Generator(engine, task, max_tokens=settings.maxTokens, seed=seed,
                              cancel=self.deadline, thinking_budget=settings.thinkingBudget)
         self.verifier = Verifier(task, sandbox, self.cancel)
+        self.wave = max(1, min(settings.wave, engine.parallel))
         self.pool: list[Candidate] = []
         self.inputs: list[str] = []
         self.repairs = 0
