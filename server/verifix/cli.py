@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="HumanEval: greedy vs sample-k vs the pipeline, hidden tests score")
     bh.add_argument("--mode", help="comma-separated: greedy, sample-k, pipeline, or pipeline "
                     "switches joined with + (no-generated-checks, [no-]plans, [no-]repair, "
-                    "[no-]resample); default greedy,pipeline")
+                    "[no-]resample, wave-1|2|4); default greedy,pipeline")
     bh.add_argument("--tasks", help="'subset' (every 4th task), 'all', or ids like 0,4,HumanEval/7")
     bh.add_argument("--limit", type=int, help="only the first N selected tasks")
     bh.add_argument("--out", default="bench-results/humaneval", help="output directory")
@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: tests (the full test is the project's test), heldout "
                     "(example_test visible, the full test hidden); default both")
     br.add_argument("--mode", help="comma-separated: greedy-fix, pipeline, or pipeline switches "
-                    "joined with + ([no-]rewrites, [no-]fixes, [no-]repair-rounds); default "
-                    "greedy-fix,pipeline")
+                    "joined with + ([no-]rewrites, [no-]fixes, [no-]repair-rounds, wave-1|2|4); "
+                    "default greedy-fix,pipeline")
     br.add_argument("--tasks", help="'subset' (40: every 4th task), 'all', N (the first N), or "
                     "ids like 0,4,Python/7")
     br.add_argument("--limit", type=int, help="only the first N selected tasks")

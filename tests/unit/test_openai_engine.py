@@ -631,3 +631,63 @@ def test_closed_engine_refuses(server: FakeServer) -> None:
     with pytest.raises(EngineError, match="closed"):
         engine.generate(MESSAGES)
     assert server.requests == []
+
+
+# ---------------------------------------------------------------------- waves
+def test_a_wave_is_sent_as_concurrent_requests_answered_in_order(server: FakeServer) -> None:
+    from verifix.engine.base import Sample
+
+    both_in = threading.Barrier(3, timeout=5)  # only passes when all three are in flight
+
+    def respond(h: Handler, request: dict[str, Any]) -> None:
+        both_in.wait()
+        h.sse_start()
+        h.sse(chat_chunk(f"seed {request['body']['seed']}"))
+        h.sse(chat_chunk(finish="stop"))
+        h.sse("[DONE]")
+        h.sse_end()
+
+    server.responder = respond
+    engine = engine_for(server)
+    done = engine.generate_many([Sample(MESSAGES, 0.8, 0.95, seed, 16) for seed in (3, 1, 2)])
+    assert [c.text for c in done] == ["seed 3", "seed 1", "seed 2"]
+    assert engine.stats.calls == 3
+    assert [p["body"]["max_tokens"] for p in server.posts()] == [16, 16, 16]
+
+
+def test_a_cancelled_wave_hangs_up_every_request(server: FakeServer) -> None:
+    from verifix.engine.base import Sample
+
+    server.responder = slow_stream(server)  # 10 s each
+    token = CancelToken()
+    timer = threading.Timer(0.3, token.cancel)
+    timer.start()
+    start = time.monotonic()
+    done = engine_for(server, timeout_s=30).generate_many(
+        [Sample(MESSAGES, seed=s) for s in range(3)], cancel=token)
+    timer.cancel()
+    assert [c.stopped_by for c in done] == ["cancel"] * 3
+    assert time.monotonic() - start < 1.5
+
+
+def test_an_engine_of_one_slot_sends_a_wave_one_request_at_a_time(server: FakeServer) -> None:
+    from verifix.engine.base import Sample
+
+    answering: list[int] = []
+    overlap: list[int] = []
+
+    def respond(h: Handler, request: dict[str, Any]) -> None:
+        with server.lock:
+            answering.append(1)
+            overlap.append(len(answering))
+        h.sse_start()
+        server.release.wait(0.05)
+        with server.lock:
+            answering.pop()
+        h.sse(chat_chunk("x", finish="stop"))
+        h.sse("[DONE]")
+        h.sse_end()
+
+    server.responder = respond
+    done = engine_for(server, parallel=1).generate_many([Sample(MESSAGES)] * 3)
+    assert [c.text for c in done] == ["x"] * 3 and overlap == [1, 1, 1]

@@ -9,6 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,10 +48,10 @@ class OpenAIEngine:
 
     # The server formats chats with a template we cannot see, so no client-side budget forcing.
     thinks = False
-    parallel = 1
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
-                 timeout_s: float = 60.0, connect_timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 60.0, connect_timeout_s: float = 10.0,
+                 parallel: int = 4) -> None:
         self.base_url = base_url.strip().rstrip("/")
         try:
             url = httpx.URL(self.base_url)
@@ -69,6 +70,8 @@ class OpenAIEngine:
         self.name = f"openai:{model}" if model else "openai"
         self.stats = EngineStats()
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()  # the concurrent requests of a wave ask it once
+        self.parallel = max(1, parallel)
         headers = {"User-Agent": "verifix"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -82,10 +85,6 @@ class OpenAIEngine:
         """ChatML, for raw continuations; chat requests use the server's own template."""
         return ("".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
                 + "<|im_start|>assistant\n")
-
-    def generate_many(self, samples: Sequence[Sample], *,
-                      cancel: CancelToken | None = None) -> list[Completion]:
-        return generate_each(self, samples, cancel)
 
     def forget(self) -> None:
         pass  # the server's own prompt cache is out of reach; its answers may vary run to run
@@ -102,40 +101,70 @@ class OpenAIEngine:
         if not self._acquire(cancel):
             return Completion("", 0, 0, time.perf_counter() - start, "cancel")
         try:
-            if self._client.is_closed:
-                raise EngineError(f"the engine for {self.base_url} is closed")
-            chat = not isinstance(prompt, str)
-            path = "/chat/completions" if chat else "/completions"
-            stops = [s for s in (stop or []) if s]
-            body: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True},
-                                    "max_tokens": max_tokens, "temperature": temperature,
-                                    "top_p": top_p}
-            if isinstance(prompt, str):
-                body["prompt"] = prompt
-            else:
-                body["messages"] = list(prompt)
-            if seed is not None:
-                body["seed"] = seed
-            if stops:
-                body["stop"] = stops
-            reply = _Reply(self.base_url + path, chat, StopScanner(stops), on_token)
-            hangup = _Hangup()
-            unregister = cancel.on_cancel(hangup.fire) if cancel is not None else None
-            try:
-                if model := self._resolve_model(hangup):
-                    body["model"] = model
-                self._post(path, body, reply, hangup)
-            except EngineError:
-                if not hangup.fired:
-                    raise  # else the failure is our own hang-up
-            finally:
-                if unregister is not None:
-                    unregister()
-            completion = reply.completion(start, cancelled=hangup.fired)
+            completion = self._stream(Sample(prompt, temperature, top_p, seed, max_tokens,
+                                             tuple(stop or ())), cancel, on_token, start)
             self.stats.add(completion)
             return completion
         finally:
             self._lock.release()
+
+    def generate_many(self, samples: Sequence[Sample], *,
+                      cancel: CancelToken | None = None) -> list[Completion]:
+        """The samples as concurrent requests (a server with parallel slots decodes them
+        together; one without queues them)."""
+        if len(samples) < 2 or self.parallel < 2:
+            return generate_each(self, samples, cancel)
+        start = time.perf_counter()
+        if not self._acquire(cancel):
+            return [Completion("", 0, 0, 0.0, "cancel") for _ in samples]
+        try:
+            with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+                futures = [pool.submit(self._stream, s, cancel, None, start) for s in samples]
+                done = [f.result() for f in futures]
+        finally:
+            self._lock.release()
+        share = (time.perf_counter() - start) / len(done)
+        for c in done:
+            c.seconds = share
+            self.stats.add(c)
+        return done
+
+    def _stream(self, sample: Sample, cancel: CancelToken | None,
+                on_token: TokenCallback | None, start: float) -> Completion:
+        """One request, streamed (the caller holds the engine lock)."""
+        if self._client.is_closed:
+            raise EngineError(f"the engine for {self.base_url} is closed")
+        prompt = sample.prompt
+        chat = not isinstance(prompt, str)
+        path = "/chat/completions" if chat else "/completions"
+        stops = [s for s in sample.stop if s]
+        body: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True},
+                                "max_tokens": sample.max_tokens,
+                                "temperature": sample.temperature, "top_p": sample.top_p}
+        if isinstance(prompt, str):
+            body["prompt"] = prompt
+        else:
+            body["messages"] = list(prompt)
+        if sample.seed is not None:
+            body["seed"] = sample.seed
+        if stops:
+            body["stop"] = stops
+        reply = _Reply(self.base_url + path, chat, StopScanner(stops), on_token)
+        hangup = _Hangup()
+        unregister = cancel.on_cancel(hangup.fire) if cancel is not None else None
+        try:
+            with self._model_lock:
+                model = self._resolve_model(hangup)
+            if model:
+                body["model"] = model
+            self._post(path, body, reply, hangup)
+        except EngineError:
+            if not hangup.fired:
+                raise  # else the failure is our own hang-up
+        finally:
+            if unregister is not None:
+                unregister()
+        return reply.completion(start, cancelled=hangup.fired)
 
     def _acquire(self, cancel: CancelToken | None) -> bool:
         """Take the engine lock, giving up if `cancel` fires while another call holds it."""
