@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -296,6 +297,8 @@ def _printer(quiet: bool) -> Callable[[Event], None]:
 
     def show(event: Event) -> None:
         print(f"[{event.percent:3d}%] {event.phase:<10} {event.message}", file=sys.stderr)
+        if event.interim:  # a preview while the job runs; only the final answer is written
+            print(textwrap.indent(event.interim.code.rstrip(), "    "), file=sys.stderr)
 
     return show
 

@@ -253,3 +253,25 @@ async def test_repair_fixing_a_helper_in_another_file_is_one_edit_of_that_file(p
         assert all(e.annotation_id == P.ANNOTATION_ID for e in change.edits)
     finally:
         await client.shutdown_session()
+
+
+async def test_a_probe_that_passes_is_shown_at_once_but_only_the_final_answer_is_applied(
+        project, client_name):
+    client = await start(project, client_name, script([GOOD, GOOD_2], delay_s=0.02))
+    try:
+        uri = open_doc(client, project / "mod.py", STUB, version=1)
+        job = asyncio.ensure_future(generate(client, uri))
+        await wait_for(lambda: any(u["interim"] for u in client.job_updates), 30,
+                       "the interim answer")
+        (offer,) = [u for u in client.job_updates if u["interim"]]
+        interim = as_dict(offer["interim"])
+        assert interim["status"] == "plausible" and "return x * 2" in interim["code"]
+        assert "1/1 trusted checks" in interim["message"] and offer["state"] == "running"
+        assert client.edits == [] and not job.done()  # shown, never applied
+        outcome = await job
+        assert outcome.status == "verified" and outcome.applied and len(client.edits) == 1
+        updates = [u for u in client.job_updates if u["jobId"] == outcome.jobId]
+        assert sum(1 for u in updates if u["interim"]) == 1
+        assert updates.index(offer) < len(updates) - 1 and updates[-1]["interim"] is None
+    finally:
+        await client.shutdown_session()

@@ -39,7 +39,7 @@ def test_subset_is_every_fourth_task(problems):
 
 
 def test_modes_score_only_the_selected_answer_and_resume(problems, sandbox, tmp_path):
-    engine = ScriptedEngine(responder(problems))
+    engine = ScriptedEngine(responder(problems), delay_s=0.002)  # replies take time
     settings = Settings().merged({"pipeline": {"candidates": 2, "repairRounds": 1}})
     modes = ["greedy", "sample-k", "pipeline"]
     results = he.run_suite(modes, [RIGHT, WRONG], settings, tmp_path, False, engine, sandbox)
@@ -51,6 +51,13 @@ def test_modes_score_only_the_selected_answer_and_resume(problems, sandbox, tmp_
         assert by_id[RIGHT]["prompt_tokens"] > 0 and by_id[RIGHT]["completion_tokens"] > 0
     assert {r["task_id"]: r["ceiling"] for r in results["pipeline"]} == {RIGHT: True,
                                                                           WRONG: False}
+    # The first answer: the probe offered before agreement, else the final one.
+    right = {r["task_id"]: r for r in results["pipeline"]}[RIGHT]
+    assert right["first_answer_passed"] is True
+    assert 0 < right["first_answer_seconds"] < right["seconds"] - 0.01
+    for r in results["greedy"]:
+        assert (r["first_answer_seconds"], r["first_answer_passed"]) == (r["seconds"],
+                                                                         r["passed"])
     # No peeking: the hidden tests never reach the model.
     for pid in (RIGHT, WRONG):
         hidden = problems[pid]["test"].strip().splitlines()[-1].strip()
@@ -87,13 +94,16 @@ def test_summary_figures():
         {"passed": False, "status": "verified", "prompt_tokens": 300, "completion_tokens": 50,
          "seconds": 4.0, "ceiling": True},
         {"passed": False, "status": "unverified", "prompt_tokens": 200, "completion_tokens": 0,
-         "seconds": 6.0, "ceiling": False},
+         "seconds": 6.0, "ceiling": False, "first_answer_seconds": 1.0,
+         "first_answer_passed": True},
     ]
     s = summarize(records)
     assert s["passed"] == 1 and s["verified"] == 2 and s["verified_precision"] == 0.5
     assert s["coverage_verified"] == 2 / 3 and s["ceiling"] == 2 / 3
     assert s["tokens_mean"] == 700 / 3 and s["tasks_per_hour"] == 900
     assert s["plausible_precision"] is None
+    # Older records carry no first answer: their final answer was the first.
+    assert s["first_answer_seconds_median"] == 2.0 and s["first_answer_pass_at_1"] == 2 / 3
     lo, hi = bootstrap_ci([True] * 8 + [False] * 2)
     assert 0.4 < lo < 0.8 < hi <= 1.0
     table = markdown({"greedy": s, "pipeline": s | {"tokens_mean": 1400.0}},

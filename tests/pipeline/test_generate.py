@@ -317,3 +317,34 @@ def test_waves_draw_samples_together_and_reach_the_same_answer(sandbox):
 def test_a_wave_is_never_larger_than_the_engine_decodes(sandbox):
     engine = ScriptedEngine(responder([SQUARE, GOOD, GOOD_2, GOOD_3, GOOD]))  # parallel = 1
     assert run(engine, sandbox, wave=4).status == "verified" and engine.waves == []
+
+
+def test_a_probe_that_passes_the_checks_is_offered_before_agreement(sandbox):
+    seen = []
+    engine = ScriptedEngine(responder([GOOD, GOOD_2]))
+    result = generate(task(), engine, sandbox, events=seen.append)
+    interim = [e for e in seen if e.interim is not None]
+    assert len(interim) == 1  # once, as soon as the probe passes
+    offer = interim[0].interim
+    assert offer.status == "plausible" and "return x * 2" in offer.code
+    assert "1/1 trusted checks" in offer.message and "def double" in offer.program
+    # It comes before the inputs are asked for, and the job then ends verified.
+    assert seen.index(interim[0]) < [e.phase for e in seen].index("inputs")
+    assert result.status == "verified"
+
+
+@pytest.mark.parametrize("probe", [BROKEN, "I cannot do that."])
+def test_a_probe_that_fails_the_checks_is_not_offered(sandbox, probe):
+    seen = []
+    engine = ScriptedEngine(responder([probe, GOOD, GOOD_2, GOOD_3]))
+    result = generate(task(), engine, sandbox, events=seen.append)
+    assert all(e.interim is None for e in seen)
+    assert result.status == "verified"
+
+
+def test_nothing_is_offered_without_trusted_checks(sandbox):
+    bare = from_source("def double(x):\n    \"\"\"Return x times two.\"\"\"\n", "double")
+    seen = []
+    generate(bare, ScriptedEngine(responder([GOOD, GOOD_2, GOOD_3])), sandbox,
+             events=seen.append)
+    assert all(e.interim is None for e in seen)

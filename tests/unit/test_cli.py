@@ -40,3 +40,19 @@ def test_non_gguf_model_is_refused_before_llama_cpp(tmp_path):
     bogus.write_text("hello")
     out = verifix("model", "fetch", "--model", str(bogus))
     assert out.returncode == 2 and "not a GGUF model file" in out.stderr
+
+
+def test_progress_shows_an_interim_answer_with_its_code(capsys):
+    from verifix.cli import _printer
+    from verifix.pipeline.events import Event, Interim
+
+    show = _printer(quiet=False)
+    show(Event("probe", "greedy probe", percent=5))
+    show(Event("probe", "plausible answer so far: passes 1/1 trusted checks", percent=5,
+               interim=Interim("plausible", "def f(x):\n    return x * 2\n", "passes")))
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["[  5%] probe      greedy probe",
+                   "[  5%] probe      plausible answer so far: passes 1/1 trusted checks",
+                   "    def f(x):", "        return x * 2"]
+    _printer(quiet=True)(Event("probe", "x", interim=Interim("plausible", "def f(): ...", "")))
+    assert capsys.readouterr().err == ""

@@ -24,6 +24,7 @@ from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Generator
 from verifix.pipeline.checks import Verifier
+from verifix.pipeline.events import Event
 from verifix.pipeline.generate import Generate
 from verifix.pipeline.result import Result
 from verifix.pipeline.task import Task, from_source
@@ -77,6 +78,10 @@ class TaskRecord:
     trusted_checks: int
     ceiling: bool | None  # some candidate passes the hidden tests (analysis only)
     message: str
+    # The first answer the editor could show: the probe offered while agreement ran, else the
+    # final answer. Its hidden-test score says how often that preview was right.
+    first_answer_seconds: float | None = None
+    first_answer_passed: bool | None = None
 
 
 def load_problems() -> dict[str, dict[str, Any]]:
@@ -173,12 +178,24 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
     a stricter notion of "independent" would have merged)."""
     task = task_for(problem)
     pipeline = settings_for(mode, settings)
+    offered: list[tuple[float, str]] = []  # (seconds, program) of the interim answer
+    start = time.perf_counter()
+
+    def on_event(event: Event) -> None:
+        if event.interim is not None and not offered:
+            offered.append((time.perf_counter() - start, event.interim.program))
+
     if mode in BASELINES:
         result, programs = run_baseline(mode, task, engine, sandbox, pipeline, settings.seed)
     else:
-        result = Generate(task, engine, sandbox, pipeline, settings.seed).run()
+        result = Generate(task, engine, sandbox, pipeline, settings.seed, on_event).run()
         programs = result.candidate_programs
     passed = bool(result.program) and hidden_pass(sandbox, result.program, problem)
+    first_seconds, first_passed = result.seconds, passed
+    if offered:
+        first_seconds, program = offered[0]
+        first_passed = passed if program == result.program else hidden_pass(sandbox, program,
+                                                                              problem)
     ceiling = None
     if mode not in ("greedy",):
         ceiling = passed or any(hidden_pass(sandbox, p, problem) for p in programs
@@ -189,6 +206,7 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
         seconds=round(result.seconds, 3), phase=result.phase,
         candidates=max(result.evidence.candidates, len(programs)),
         trusted_checks=task.trusted_total, ceiling=ceiling, message=result.message[:300],
+        first_answer_seconds=round(first_seconds, 3), first_answer_passed=first_passed,
     )
     chosen = programs.index(result.program) if result.program in programs else None
     return record, {"task_id": task_id, "chosen": chosen, "programs": programs}

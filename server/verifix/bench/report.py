@@ -31,6 +31,10 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     tokens = [r["prompt_tokens"] + r["completion_tokens"] for r in records]
     completion = [r["completion_tokens"] for r in records]
     seconds = [r["seconds"] for r in records]
+    # Records written before first answers were timed: the final answer was the first.
+    first = [r.get("first_answer_seconds") or r["seconds"] for r in records]
+    first_ok = [bool(r["passed"] if r.get("first_answer_passed") is None
+                     else r["first_answer_passed"]) for r in records]
     v_ok, v_n = _share(records, "verified")
     p_ok, p_n = _share(records, "plausible")
     ceiling = [r["ceiling"] for r in records if r.get("ceiling") is not None]
@@ -50,6 +54,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "completion_tokens_mean": statistics.mean(completion) if completion else 0.0,
         "seconds_mean": statistics.mean(seconds) if seconds else 0.0,
         "seconds_median": statistics.median(seconds) if seconds else 0.0,
+        "first_answer_seconds_median": statistics.median(first) if first else 0.0,
+        "first_answer_pass_at_1": sum(first_ok) / n if n else 0.0,
         "tasks_per_hour": 3600 / statistics.mean(seconds) if seconds and sum(seconds) else 0.0,
         "ceiling": sum(ceiling) / len(ceiling) if ceiling else None,
     }
@@ -68,8 +74,8 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any], *,
         "",
         "| mode | pass@1 | 95% CI | verified (precision) | plausible (precision) | "
         f"tokens/task mean (median) | x {baseline} | completion tokens mean | "
-        "s/task mean (median) | tasks/h | ceiling |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "s/task mean (median) | first answer s median (pass@1) | tasks/h | ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     base = summaries.get(baseline, {}).get("tokens_mean")
     for mode, s in summaries.items():
@@ -81,8 +87,9 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any], *,
             f"{s['plausible']} ({_pct(s['plausible_precision'])}) | "
             f"{s['tokens_mean']:.0f} ({s['tokens_median']:.0f}) | {ratio} | "
             f"{s['completion_tokens_mean']:.0f} | {s['seconds_mean']:.1f} "
-            f"({s['seconds_median']:.1f}) | "
-            f"{s['tasks_per_hour']:.0f} | {_pct(s['ceiling'])} |"
+            f"({s['seconds_median']:.1f}) | {s['first_answer_seconds_median']:.1f} "
+            f"({_pct(s['first_answer_pass_at_1'])}) | {s['tasks_per_hour']:.0f} | "
+            f"{_pct(s['ceiling'])} |"
         )
     return "\n".join(lines)
 

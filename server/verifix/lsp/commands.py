@@ -170,9 +170,11 @@ class JobCommands:
 
     def _on_event(self, job: Job, event: Event) -> None:
         self.ctx.report(job.progress_token, f"{event.phase}: {event.message}", event.percent)
+        i = event.interim
+        interim = P.InterimAnswer(i.status, i.code, i.message) if i else None
         self._update(job, phase=event.phase, percent=event.percent,
                      candidates=event.candidates, checksPassed=event.checks_passed,
-                     checksTotal=event.checks_total, message=event.message)
+                     checksTotal=event.checks_total, message=event.message, interim=interim)
 
     def _work(self, job: Job, source: str | None, path: Path) -> tuple[Result, Task | None]:
         """In the job thread: wait for the model, build the task, run the pipeline."""

@@ -12,7 +12,8 @@ Commands (workspace/executeCommand, one argument object each):
   verifix.status    (none)        -> ServerStatus
 Notifications (server -> client):
   verifix/status     ServerStatus  model state: loading -> ready | error (with the remedy)
-  verifix/jobUpdate  JobUpdate     queued, running (phase, candidates, checks), finished
+  verifix/jobUpdate  JobUpdate     queued, running (phase, candidates, checks), finished;
+                                  `interim`: an answer to show (never to apply) while it runs
 
 Test hook (not for users): when the environment variable VERIFIX_TEST_SCRIPTED_ENGINE names a
 JSON file, the server uses a ScriptedEngine instead of loading a model. See
@@ -99,6 +100,13 @@ class ServerStatus:
 
 
 @attrs.define
+class InterimAnswer:
+    status: str  # plausible: it passes the trusted checks, agreement is still running
+    code: str
+    message: str
+
+
+@attrs.define
 class JobUpdate:
     jobId: str
     kind: str
@@ -114,6 +122,7 @@ class JobUpdate:
     status: str | None = None  # verified | plausible | unverified | error, once finished
     evidence: dict[str, Any] | None = None
     applied: bool | None = None
+    interim: InterimAnswer | None = None  # once, when the job has an answer before its end
 
 
 @attrs.define

@@ -18,6 +18,16 @@ PHASE_PERCENT: dict[str, int] = {
 
 
 @dataclass(frozen=True)
+class Interim:
+    """An answer offered before the job ends: never verified (agreement is still running) and
+    never an edit; the job's final result upgrades or replaces it."""
+    status: str  # plausible
+    code: str  # the function, as it would be written
+    message: str
+    program: str = ""  # the whole program that was checked (benchmarks score it)
+
+
+@dataclass(frozen=True)
 class Event:
     phase: Phase
     message: str
@@ -26,6 +36,7 @@ class Event:
     checks_total: int = 0
     percent: int = 0
     data: dict[str, Any] | None = None
+    interim: Interim | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,6 +13,7 @@ from verifix.cancel import BudgetExhausted, Cancelled
 from verifix.engine.base import EngineError
 from verifix.pipeline import repair as repair_mod
 from verifix.pipeline.candidates import Ask, Candidate
+from verifix.pipeline.events import Interim
 from verifix.pipeline.result import Result
 from verifix.pipeline.run import Run, waves
 from verifix.pipeline.select import Selection, select
@@ -70,6 +71,14 @@ class Generate(Run):
         self.emit("probe", "greedy probe")
         return self.add(self.gen.code(temperature=0.0, seed=self.sample_seed(0),
                                       origin="greedy"))
+
+    def offer(self, cand: Candidate) -> None:
+        """The probe passes the trusted checks: the editor can show it while agreement runs."""
+        message = (f"passes {cand.trusted_passed}/{cand.trusted_total} trusted checks; "
+                   "looking for agreement")
+        self.emit("probe", f"plausible answer so far: {message}",
+                  interim=Interim("plausible", cand.function_code, message,
+                                  self.verifier.program(cand)))
 
     def confirm_probe(self, probe: Candidate) -> bool:
         """Stop early only when an independent sample agrees with the probe on the inputs."""
@@ -155,6 +164,8 @@ class Generate(Run):
         note = ""
         try:
             probe = self.probe()
+            if probe is not None and probe.passes_trusted and task.trusted_total:
+                self.offer(probe)
             self.guard()
             self.make_inputs()
             if probe is not None and probe.passes_trusted:

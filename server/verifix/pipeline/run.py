@@ -11,7 +11,7 @@ from verifix.config import PipelineSettings
 from verifix.engine.base import Engine
 from verifix.pipeline.candidates import Candidate, Generator
 from verifix.pipeline.checks import Verifier
-from verifix.pipeline.events import PHASE_PERCENT, Event, EventSink, Phase, ignore
+from verifix.pipeline.events import PHASE_PERCENT, Event, EventSink, Interim, Phase, ignore
 from verifix.pipeline.result import Evidence, Result
 from verifix.pipeline.select import Selection
 from verifix.pipeline.task import Task
@@ -46,12 +46,14 @@ class Run:
         self.start = time.perf_counter()
         self.phase: Phase = "task"
 
-    def emit(self, phase: Phase, message: str, **data: Any) -> None:
+    def emit(self, phase: Phase, message: str, interim: Interim | None = None,
+             **data: Any) -> None:
         self.phase = phase
         best = max((c.trusted_passed for c in self.pool), default=0)
         self.events(Event(phase, message, candidates=len(self.pool), checks_passed=best,
                           checks_total=self.task.trusted_total,
-                          percent=PHASE_PERCENT.get(phase, 0), data=data or None))
+                          percent=PHASE_PERCENT.get(phase, 0), data=data or None,
+                          interim=interim))
 
     def guard(self) -> None:
         if self.cancel.cancelled:
