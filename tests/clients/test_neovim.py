@@ -154,11 +154,19 @@ def test_generate_fills_the_stub_in_the_buffer(project):
                for s in record["statuslines"])
     assert record["statusline_after"] == "verifix"
     # Settings reached the server (candidates=2, onSave=false) and :VerifixStatus shows them.
+    # The probe passed the example: offered while the job ran, shown read-only, not applied.
     msgs = notes(record)
-    assert msgs[0] == "verifix: generate double: verified (1/1 checks), applied"
-    assert "ready" in msgs[1] and "candidates=2" in msgs[1] and "onSave=false" in msgs[1]
-    assert "resample=4" in msgs[1] and "repair=false" in msgs[1]
-    assert msgs[2] == "verifix: no function under the cursor"
+    assert msgs[0] == ("verifix: generate double: a plausible answer so far (passes 1/1 "
+                       "trusted checks; looking for agreement); :VerifixInterim shows it, only "
+                       "the final answer is applied")
+    assert "return x * 2" in record["interim_code"] and record["text_at_interim"] == STUB
+    assert record["interim_lines"][0].startswith("# plausible, not applied: passes 1/1")
+    assert "    return x * 2" in record["interim_lines"]
+    assert record["interim_modifiable"] is False and record["interim_buftype"] == "nofile"
+    assert msgs[1] == "verifix: generate double: verified (1/1 checks), applied"
+    assert "ready" in msgs[2] and "candidates=2" in msgs[2] and "onSave=false" in msgs[2]
+    assert "resample=4" in msgs[2] and "repair=false" in msgs[2]
+    assert msgs[3] == "verifix: no function under the cursor"
     assert [u for u in record["statuses"] if u["state"] == "ready"][0]["settings"][
         "pipeline"]["candidates"] == 2
     assert record["clients"] == 1  # a second setup() changed the settings, not the client

@@ -135,7 +135,7 @@ def test_protocol_ts_mirrors_protocol_py():
     for name, value in consts.items():
         assert getattr(P, name) == value, name
     for cls in (P.GenerateArgs, P.ApplyFixArgs, P.CancelArgs, P.JobInfo, P.ServerStatus,
-                P.JobUpdate, P.JobOutcome):
+                P.JobUpdate, P.JobOutcome, P.InterimAnswer):
         assert _ts_interface(cls.__name__) == {f.name for f in attrs.fields(cls)}, cls.__name__
     assert {f.name for f in attrs.fields(P.RepairArgs)} == _ts_interface("GenerateArgs")
 

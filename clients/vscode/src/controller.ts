@@ -22,6 +22,9 @@ export const CLIENT_COMMANDS = {
 
 export const BUSY_CONTEXT = 'verifix.busy';
 
+/** Read-only documents that show a job's interim answer (never the user's file). */
+export const INTERIM_SCHEME = 'verifix-interim';
+
 const JOB_COMMANDS: readonly string[] = [P.GENERATE, P.REPAIR, P.APPLY_FIX];
 
 export type ServerSpec =
@@ -85,6 +88,8 @@ export class Verifix implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private lifecycle: Promise<void> = Promise.resolve();
   private busy = false;
+  /** Interim answers by the path of their read-only document. */
+  private readonly interims = new Map<string, string>();
 
   constructor(private readonly keys: readonly string[], private readonly deps: Deps) {
     this.log = vscode.window.createOutputChannel('verifix');
@@ -105,6 +110,9 @@ export class Verifix implements vscode.Disposable {
     register(CLIENT_COMMANDS.showLog, () => this.log.show(true));
     register(CLIENT_COMMANDS.restart, () => this.restart());
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => this.configChanged(e)));
+    this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(INTERIM_SCHEME, {
+      provideTextDocumentContent: (uri) => this.interims.get(uri.path) ?? '',
+    }));
     const python = this.deps.onPythonInterpreterChange?.(() => {
       if (this.source === 'Python extension' || this.phase === 'failed') {
         void this.restart();
@@ -388,7 +396,8 @@ export class Verifix implements vscode.Disposable {
     return vscode.window.withProgress({
       location: vscode.ProgressLocation.Notification, title, cancellable: true,
     }, async (progress, token) => {
-      const watch = kind ? this.jobs.watch(kind, qualname, (step) => progress.report(step)) : undefined;
+      const watch = kind ? this.jobs.watch(kind, qualname, (step) => progress.report(step),
+        (u) => this.offer(title, u)) : undefined;
       progress.report({ message: 'starting' });
       try {
         const raw = await client.sendRequest<unknown>('workspace/executeCommand',
@@ -405,6 +414,28 @@ export class Verifix implements vscode.Disposable {
         return undefined;
       } finally {
         watch?.dispose();
+      }
+    });
+  }
+
+  /** The job has an answer before its end: show it on request, in a read-only document. The
+   * job's final answer is the only one ever applied. */
+  private offer(title: string, u: P.JobUpdate): void {
+    const interim = u.interim;
+    if (!interim) {
+      return;
+    }
+    const path = `/${u.jobId}/${P.qualnameOf(u.target)}.py`;
+    this.interims.set(path, `# ${interim.status}, not applied: ${interim.message}\n${interim.code}`);
+    this.log.appendLine(`${title}: ${interim.status} answer so far (${interim.message}):\n${interim.code}`);
+    void vscode.window.showInformationMessage(
+      `${title}: a ${interim.status} answer so far (${interim.message}); `
+        + 'only the final answer is applied', 'Show').then(async (pick) => {
+      if (pick === 'Show') {
+        const doc = await vscode.workspace.openTextDocument(
+          vscode.Uri.from({ scheme: INTERIM_SCHEME, path }));
+        await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true,
+          viewColumn: vscode.ViewColumn.Beside });
       }
     });
   }

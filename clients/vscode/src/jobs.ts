@@ -32,7 +32,8 @@ export class JobWatch {
   jobId: string | undefined;
   private percent = 0;
 
-  constructor(readonly kind: string, readonly qualname: string, private readonly report: Reporter) {}
+  constructor(readonly kind: string, readonly qualname: string, private readonly report: Reporter,
+    private readonly onInterim?: (u: JobUpdate) => void) {}
 
   matches(u: JobUpdate): boolean {
     return this.jobId === undefined
@@ -47,6 +48,9 @@ export class JobWatch {
     const increment = percent - this.percent;
     this.percent = percent;
     this.report({ message: describe(u), increment: increment > 0 ? increment : undefined });
+    if (u.interim) {
+      this.onInterim?.(u);
+    }
   }
 }
 
@@ -55,8 +59,9 @@ export class Jobs {
   private readonly watches = new Set<JobWatch>();
   private readonly claimed = new Set<string>();
 
-  watch(kind: string, qualname: string, report: Reporter): { watch: JobWatch; dispose: () => void } {
-    const watch = new JobWatch(kind, qualname, report);
+  watch(kind: string, qualname: string, report: Reporter, onInterim?: (u: JobUpdate) => void,
+  ): { watch: JobWatch; dispose: () => void } {
+    const watch = new JobWatch(kind, qualname, report, onInterim);
     this.watches.add(watch);
     return { watch, dispose: () => this.watches.delete(watch) };
   }

@@ -58,6 +58,14 @@ export interface ServerStatus {
   settings: Record<string, unknown>;
 }
 
+/** An answer shown while the job runs (it passes the trusted checks; agreement is still
+ * running). Never applied: only the job's final answer is. */
+export interface InterimAnswer {
+  status: ResultStatus;
+  code: string;
+  message: string;
+}
+
 export interface JobUpdate {
   jobId: string;
   kind: string;
@@ -73,6 +81,7 @@ export interface JobUpdate {
   status: ResultStatus | null;
   evidence: Record<string, unknown> | null;
   applied: boolean | null;
+  interim: InterimAnswer | null;
 }
 
 export interface JobOutcome {
@@ -98,7 +107,7 @@ export function asJobUpdate(raw: unknown): JobUpdate {
   return {
     jobId: '', kind: '', target: '', state: 'queued', phase: '', percent: 0, candidates: 0,
     checksPassed: 0, checksTotal: 0, message: '', position: 0, status: null, evidence: null,
-    applied: null, ...(raw as Partial<JobUpdate>),
+    applied: null, interim: null, ...(raw as Partial<JobUpdate>),
   };
 }
 

@@ -8,11 +8,26 @@ H.record.statusline_ready = require('verifix').statusline()
 H.record.before = H.buffer_text(buf)
 -- Inside the docstring, after multi-byte text: the position goes out as UTF-8 bytes.
 H.cursor(buf, 5, '«×2»')
+-- The probe passes the example: shown as an interim answer while the job runs, not applied.
+vim.api.nvim_create_autocmd('User', {
+  pattern = 'VerifixInterim',
+  once = true,
+  callback = function(args)
+    H.record.interim_code = args.data.update.interim.code
+    H.record.text_at_interim = H.buffer_text(buf)
+  end,
+})
 H.step('generate')
 vim.cmd('VerifixGenerate')
 H.wait_done(1, 60000, 'the generate job')
 H.step('done')
 H.record.text = H.buffer_text(buf)
+local scratch = require('verifix').interim()
+H.record.interim_lines = vim.api.nvim_buf_get_lines(scratch, 0, -1, false)
+H.record.interim_modifiable = vim.bo[scratch].modifiable
+H.record.interim_buftype = vim.bo[scratch].buftype
+vim.cmd.close()
+vim.api.nvim_set_current_buf(buf)
 H.record.statusline_after = require('verifix').statusline()
 
 local notes = #H.record.notes

@@ -1,4 +1,4 @@
--- :VerifixGenerate, :VerifixRepair, :VerifixCancel, :VerifixStatus.
+-- :VerifixGenerate, :VerifixRepair, :VerifixCancel, :VerifixStatus, :VerifixInterim.
 local config = require('verifix.config')
 local state = require('verifix.state')
 local compat = require('verifix.compat')
@@ -297,6 +297,29 @@ function M.status(callback)
       notify(table.concat(format_status(st, client), '\n'), level)
     end
   end)
+end
+
+--- :VerifixInterim: the newest interim answer in a read-only scratch window (never applied).
+---@return integer? the scratch buffer
+function M.interim()
+  local i = state.latest_interim()
+  if not i then
+    notify('no interim answer yet: one comes when a job\'s first answer passes the checks')
+    return nil
+  end
+  local buf = vim.api.nvim_create_buf(false, true)
+  local header = ('# %s, not applied: %s'):format(i.status, i.message)
+  local lines = vim.split(i.code, '\n', { plain = true })
+  if lines[#lines] == '' then
+    table.remove(lines)
+  end
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.list_extend({ header }, lines))
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].filetype = 'python'
+  vim.bo[buf].modifiable = false
+  pcall(vim.api.nvim_buf_set_name, buf, ('verifix://interim/%s/%s'):format(i.job_id, state.short_target(i.target)))
+  vim.cmd('vertical sbuffer ' .. buf)
+  return buf
 end
 
 return M

@@ -76,6 +76,9 @@ local function user_commands()
   cmd('VerifixStatus', function()
     commands.status()
   end, { nargs = 0, desc = 'verifix: model state, jobs, fixes, settings' })
+  cmd('VerifixInterim', function()
+    commands.interim()
+  end, { nargs = 0, desc = 'verifix: show the running job\'s answer so far (read-only)' })
 end
 
 ---@param opts verifix.Options?
@@ -106,6 +109,7 @@ M.generate = commands.generate
 M.repair = commands.repair
 M.cancel = commands.cancel
 M.status = commands.status
+M.interim = commands.interim
 
 --- Statusline component: "" when no verifix client serves the current buffer.
 --- "verifix: loading model 40%", "verifix: generate double 60% probe", "verifix: 1 fix ready", ...

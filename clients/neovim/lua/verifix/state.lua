@@ -10,6 +10,7 @@ local M = {}
 ---@field last table? last finished job update
 ---@field progress table<string|integer, table> open $/progress by token
 ---@field requests table<integer, table> our pending verifix commands by request id
+---@field interim table? the last interim answer: { job_id, kind, target, status, code, message }
 
 ---@type table<integer, verifix.ClientState>
 M.clients = {}
@@ -72,6 +73,47 @@ function M.on_job_update(_, update, ctx)
   end
   redraw()
   fire('VerifixJobUpdate', { client_id = ctx.client_id, update = update })
+  if type(update.interim) == 'table' and type(update.interim.code) == 'string' then
+    M.offer(ctx.client_id, update)
+  end
+end
+
+local offers = 0 -- interim answers seen, to find the newest
+
+-- An answer before the job's end: shown on request (:VerifixInterim), never applied.
+function M.offer(client_id, update)
+  local i = update.interim
+  offers = offers + 1
+  M.get(client_id).interim = {
+    seq = offers,
+    job_id = update.jobId,
+    kind = update.kind,
+    target = update.target,
+    status = i.status or 'plausible',
+    code = i.code,
+    message = i.message or '',
+  }
+  local text = ('verifix: %s %s: a %s answer so far (%s); :VerifixInterim shows it, only the final answer is applied'):format(
+    update.kind,
+    M.short_target(update.target),
+    i.status or 'plausible',
+    i.message or ''
+  )
+  vim.schedule(function()
+    vim.notify(text, vim.log.levels.INFO, { title = 'verifix' })
+  end)
+  fire('VerifixInterim', { client_id = client_id, update = update })
+end
+
+---@return table? the newest interim answer of any verifix client
+function M.latest_interim()
+  local latest
+  for _, s in pairs(M.clients) do
+    if s.interim and (not latest or s.interim.seq > latest.seq) then
+      latest = s.interim
+    end
+  end
+  return latest
 end
 
 function M.on_status(_, status, ctx)

@@ -68,6 +68,14 @@ export class Uri {
     return new Uri('file', p);
   }
 
+  static from(parts: { scheme: string; path: string }): Uri {
+    return new Uri(parts.scheme, parts.path);
+  }
+
+  get path(): string {
+    return this.fsPath;
+  }
+
   toString(): string {
     return `${this.scheme}://${this.fsPath}`;
   }
@@ -112,6 +120,7 @@ export class CancellationTokenSource {
 }
 
 export enum ProgressLocation { SourceControl = 1, Window = 10, Notification = 15 }
+export enum ViewColumn { Active = -1, Beside = -2, One = 1, Two = 2 }
 export enum StatusBarAlignment { Left = 1, Right = 2 }
 export enum DiagnosticSeverity { Error = 0, Warning = 1, Information = 2, Hint = 3 }
 
@@ -171,6 +180,11 @@ function initial() {
     activeTextEditor: undefined as undefined | { document: FakeDocument; selection: Selection },
     extensions: {} as Record<string, unknown>,
     quickPick: (items: unknown[]): unknown => items[0],
+    /** The button the user clicks in a message (none: the message is dismissed). */
+    messagePick: (_text: string, _actions: string[]): string | undefined => undefined,
+    contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string }>(),
+    /** Documents shown in an editor: their uri and text. */
+    shown: [] as { uri: Uri; text: string; options: unknown }[],
     workspaceFolders: undefined as undefined | { uri: Uri; name: string; index: number }[],
     configChanged: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
   };
@@ -226,7 +240,7 @@ function configuration(section: string) {
 function message(kind: 'info' | 'warning' | 'error') {
   return (text: string, ...actions: string[]): Promise<string | undefined> => {
     fake.messages.push({ kind, text, actions });
-    return Promise.resolve(undefined);
+    return Promise.resolve(fake.messagePick(text, actions));
   };
 }
 
@@ -254,6 +268,10 @@ export const window = {
     return item;
   },
   showInformationMessage: message('info'),
+  showTextDocument(doc: { uri: Uri; getText(): string }, options: unknown): Promise<unknown> {
+    fake.shown.push({ uri: doc.uri, text: doc.getText(), options });
+    return Promise.resolve(undefined);
+  },
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
   setStatusBarMessage(text: string): Disposable {
@@ -282,6 +300,19 @@ export const workspace = {
   },
   onDidChangeConfiguration: (listener: Listener<{ affectsConfiguration(s: string): boolean }>) =>
     fake.configChanged.event(listener),
+  registerTextDocumentContentProvider(scheme: string,
+    provider: { provideTextDocumentContent(uri: Uri): string }): Disposable {
+    fake.contentProviders.set(scheme, provider);
+    return new Disposable(() => fake.contentProviders.delete(scheme));
+  },
+  openTextDocument(uri: Uri): Promise<{ uri: Uri; getText(): string }> {
+    const provider = fake.contentProviders.get(uri.scheme);
+    if (!provider) {
+      return Promise.reject(new Error(`no content provider for ${uri.scheme}`));
+    }
+    const text = provider.provideTextDocumentContent(uri);
+    return Promise.resolve({ uri, getText: () => text });
+  },
 };
 
 export const commands = {

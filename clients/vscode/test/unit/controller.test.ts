@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe as suite, test } from 'node:test';
 import * as vscode from 'vscode';
 import {
-  BUSY_CONTEXT, CLIENT_COMMANDS, ClientLike, ClientOptions, ServerSpec, Verifix,
+  BUSY_CONTEXT, CLIENT_COMMANDS, ClientLike, ClientOptions, INTERIM_SCHEME, ServerSpec, Verifix,
 } from '../../src/controller';
 import * as P from '../../src/protocol';
 import { serverKeys } from '../../src/settings';
@@ -284,6 +284,31 @@ suite('extension', () => {
     assert.deepEqual(progress.reports.map((r) => r.increment), [undefined, undefined, 40, 60]);
     assert.ok(progress.reports.some((r) => r.message === 'probe: greedy'));
     assert.match(fake.statusMessages.at(-1) ?? '', /generate double: verified, applied/);
+  });
+
+  test('an interim answer is shown read-only on request, and never applied', async () => {
+    await start();
+    editorAt(3, 4);
+    fake.messagePick = (_text, actions) => (actions.includes('Show') ? 'Show' : undefined);
+    const code = 'def double(x):\n    return x * 2\n';
+    serveGenerate(client(), async () => {
+      client().notify(P.JOB_UPDATE_NOTIFICATION, update({ phase: 'probe', percent: 5,
+        message: 'plausible answer so far: passes 1/1 trusted checks; looking for agreement',
+        interim: { status: 'plausible', code, message: 'passes 1/1 trusted checks; looking for agreement' } }));
+      await new Promise((r) => setImmediate(r)); // the user clicks Show while the job runs
+      await new Promise((r) => setImmediate(r));
+      client().notify(P.JOB_UPDATE_NOTIFICATION, update({ state: 'finished', phase: 'done', percent: 100,
+        status: 'verified', applied: true }));
+      return { jobId: 'j1', status: 'verified', message: 'ok', applied: true, evidence: {} };
+    });
+    await fake.commands.get(CLIENT_COMMANDS.generate)?.();
+    const offers = fake.messages.filter((m) => m.actions.includes('Show'));
+    assert.equal(offers.length, 1);
+    assert.match(offers[0].text, /generate double: a plausible answer so far \(passes 1\/1 trusted checks; looking for agreement\); only the final answer is applied/);
+    assert.equal(fake.shown.length, 1);
+    const [shown] = fake.shown;
+    assert.equal(shown.uri.scheme, INTERIM_SCHEME, 'a read-only document, not the user\'s file');
+    assert.equal(shown.text, `# plausible, not applied: passes 1/1 trusted checks; looking for agreement\n${code}`);
   });
 
   test('cancelling the notification cancels the request', async () => {
