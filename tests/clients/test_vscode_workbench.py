@@ -227,6 +227,32 @@ def test_generate_from_the_palette_applies_a_verified_implementation_and_saves_i
     wb.screenshot("saved")
 
 
+def test_generate_shows_the_answer_so_far_read_only_and_applies_only_the_final_one(
+        project: Path, open_workbench: OpenWorkbench):
+    # The probe passes add(2, 3) at once; the confirming sample takes ~10 s more.
+    wb = open_workbench(project, engine=script([ADD, ADD_2 + " pad" * 3000], delay_s=0.02,
+                                               inputs=ADD_INPUTS))
+    wb.open_file("mod.py")
+    wb.wait_ready()
+    wb.go_to(2, 9)
+    wb.palette("verifix: Generate Verified Implementation")
+    wb.wait_notification(r"^verifix: generate add: a plausible answer so far \(passes 1/1 "
+                         r"trusted checks; looking for agreement\); only the final answer is "
+                         r"applied", 60)
+    toast = wb.page.locator(".notification-toast", has_text="a plausible answer so far")
+    toast.get_by_role("button", name="Show", exact=True).click()
+    wait_until(lambda: "add (so far).py" in wb.tabs(), 15, lambda: f"the answer so far in a tab "
+                                                               f"(tabs: {wb.tabs()})")
+    wb.screenshot("answer-so-far")
+    assert wb.editor_text() == ("# plausible, not applied: passes 1/1 trusted checks; looking "
+                                "for agreement\ndef add(a, b):\n    return a + b\n")
+    assert wb.read("mod.py") == STUB and wb.tabs() == {"mod.py": False,
+                                                       "add (so far).py": False}
+    expect_applied(wb, "verifix: generate add")
+    assert wb.tabs() == {"mod.py": True, "add (so far).py": False}  # the only edit: mod.py's
+    assert wb.read("mod.py") == STUB
+
+
 def assert_applied_unsaved(wb: Workbench) -> None:
     """The implementation is in the editor, unsaved: the file on disk is still the stub."""
     assert wb.editor_text() == DONE

@@ -425,7 +425,7 @@ export class Verifix implements vscode.Disposable {
     if (!interim) {
       return;
     }
-    const path = `/${u.jobId}/${P.qualnameOf(u.target)}.py`;
+    const path = `/${u.jobId}/${P.qualnameOf(u.target)} (so far).py`;
     this.interims.set(path, `# ${interim.status}, not applied: ${interim.message}\n${interim.code}`);
     this.log.appendLine(`${title}: ${interim.status} answer so far (${interim.message}):\n${interim.code}`);
     void vscode.window.showInformationMessage(
@@ -434,7 +434,7 @@ export class Verifix implements vscode.Disposable {
       if (pick === 'Show') {
         const doc = await vscode.workspace.openTextDocument(
           vscode.Uri.from({ scheme: INTERIM_SCHEME, path }));
-        await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true,
+        await vscode.window.showTextDocument(doc, { preview: true,
           viewColumn: vscode.ViewColumn.Beside });
       }
     });
