@@ -58,6 +58,13 @@ def test_modes_score_only_the_selected_answer_and_resume(problems, sandbox, tmp_
     for r in results["greedy"]:
         assert (r["first_answer_seconds"], r["first_answer_passed"]) == (r["seconds"],
                                                                          r["passed"])
+    # Where the model's time went, by kind of request: it adds up to the task's tokens.
+    assert set(right["model_time"]) >= {"probe", "inputs"}
+    assert right["model_time"]["probe"]["calls"] == 1
+    assert sum(k["completion_tokens"] for k in right["model_time"].values()) == (
+        right["completion_tokens"])
+    assert 0 < sum(k["seconds"] for k in right["model_time"].values()) <= right["seconds"]
+    assert set(results["greedy"][0]["model_time"]) == {"probe"}
     # No peeking: the hidden tests never reach the model.
     for pid in (RIGHT, WRONG):
         hidden = problems[pid]["test"].strip().splitlines()[-1].strip()

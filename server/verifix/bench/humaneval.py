@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from verifix.bench.records import dates, named_tasks, run_mode
+from verifix.bench.records import dates, model_time, named_tasks, run_mode
 from verifix.bench.report import write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
@@ -82,6 +82,7 @@ class TaskRecord:
     # final answer. Its hidden-test score says how often that preview was right.
     first_answer_seconds: float | None = None
     first_answer_passed: bool | None = None
+    model_time: dict[str, dict[str, float]] | None = None  # Result.model_time
 
 
 def load_problems() -> dict[str, dict[str, Any]]:
@@ -168,6 +169,7 @@ def run_baseline(mode: str, task: Task, engine: Engine, sandbox: Runner,
         prompt_tokens=gen.usage.prompt_tokens, completion_tokens=gen.usage.completion_tokens,
         seconds=time.perf_counter() - start, phase="probe" if chosen is first else "candidates",
         program=verifier.program(chosen) if chosen else "",
+        model_time=gen.usage.by_kind,
     )
     return result, programs
 
@@ -207,6 +209,7 @@ def run_one(mode: str, task_id: str, problem: dict[str, Any], engine: Engine, sa
         candidates=max(result.evidence.candidates, len(programs)),
         trusted_checks=task.trusted_total, ceiling=ceiling, message=result.message[:300],
         first_answer_seconds=round(first_seconds, 3), first_answer_passed=first_passed,
+        model_time=model_time(result.model_time),
     )
     chosen = programs.index(result.program) if result.program in programs else None
     return record, {"task_id": task_id, "chosen": chosen, "programs": programs}

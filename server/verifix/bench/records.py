@@ -79,3 +79,8 @@ def dates(today: str, *dirs: Path) -> str:
         first = first.split(" to ")[0]
         return today if first == today else f"{first} to {today}"
     return today
+
+
+def model_time(by_kind: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Result.model_time as a record keeps it (where a task's model time went, by kind)."""
+    return {kind: {k: round(v, 3) for k, v in d.items()} for kind, d in by_kind.items()}

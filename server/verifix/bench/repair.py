@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from verifix.bench.humaneval import WAVE_SWITCHES
-from verifix.bench.records import dates, named_tasks, read_records, run_mode
+from verifix.bench.records import dates, model_time, named_tasks, read_records, run_mode
 from verifix.bench.report import write_reports
 from verifix.config import PipelineSettings, Settings
 from verifix.engine.base import Engine
@@ -114,6 +114,7 @@ class TaskRecord:
     right: list[str] = field(default_factory=list)  # kinds of the candidates that pass `test`
     bug_type: str = ""
     message: str = ""
+    model_time: dict[str, dict[str, float]] | None = None  # Result.model_time
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -273,6 +274,7 @@ def run_one(protocol: str, mode: str, task_id: str, problem: dict[str, Any], eng
         ceiling=passed or any(outcome.values()),
         origin=kinds[chosen] if chosen is not None else None, right=right,
         bug_type=problem.get("bug_type", ""), message=result.message[:300],
+        model_time=model_time(result.model_time),
     )
     return record, {"task_id": task_id, "chosen": chosen, "programs": programs,
                     "kinds": kinds, "passed": [outcome[p] for p in programs]}

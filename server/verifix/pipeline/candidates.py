@@ -30,11 +30,22 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
+    # Where the model's time went, by kind of request (code, inputs, plans, repair, rewrite):
+    # {kind: {"calls", "completion_tokens", "prompt_tokens_evaluated", "seconds"}}.
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def add(self, c: Completion) -> None:
+    def add(self, c: Completion, kind: str) -> None:
         self.prompt_tokens += c.prompt_tokens
         self.completion_tokens += c.completion_tokens
         self.calls += 1
+        k = self.by_kind.setdefault(kind, dict.fromkeys(
+            ("calls", "completion_tokens", "prompt_tokens_evaluated", "seconds"), 0))
+        k["calls"] += 1
+        k["completion_tokens"] += c.completion_tokens
+        evaluated = c.prompt_tokens if c.prompt_tokens_evaluated is None else (
+            c.prompt_tokens_evaluated)
+        k["prompt_tokens_evaluated"] += evaluated
+        k["seconds"] += c.seconds
 
 
 @dataclass
@@ -81,6 +92,7 @@ class Ask:
     finish: Callable[[str], Any]
     max_tokens: int | None = None
     stop: list[str] | None = None
+    kind: str = "code"  # what it asks for (Usage.by_kind)
 
 
 class Generator:
@@ -112,8 +124,8 @@ class Generator:
         job = self.cancel.parent if isinstance(self.cancel, Deadline) else self.cancel
         return (self.cancel if self.usage.calls else job), job
 
-    def _took(self, c: Completion, job: CancelToken | None) -> str:
-        self.usage.add(c)
+    def _took(self, c: Completion, job: CancelToken | None, kind: str) -> str:
+        self.usage.add(c, kind)
         if c.stopped_by == "cancel":  # a reply cut short is no answer
             if job is not None and not job.cancelled:
                 raise BudgetExhausted
@@ -121,7 +133,8 @@ class Generator:
         return c.text
 
     def _complete(self, messages: list[Message], *, temperature: float, seed: int,
-                  max_tokens: int | None = None, stop: list[str] | None = None) -> str:
+                  max_tokens: int | None = None, stop: list[str] | None = None,
+                  kind: str = "code") -> str:
         generate = self.engine.generate
         if self.engine.thinks and self.thinking_budget > 0:
             generate = partial(generate_with_thinking_budget, self.engine,
@@ -130,12 +143,12 @@ class Generator:
         c = generate(messages, max_tokens=max_tokens or self.max_tokens,
                      temperature=temperature, top_p=_top_p(temperature), seed=seed,
                      stop=stop, cancel=cancel)
-        return self._took(c, job)
+        return self._took(c, job, kind)
 
     def one(self, ask: Ask) -> Any:
         return ask.finish(self._complete(ask.messages, temperature=ask.temperature,
                                          seed=ask.seed, max_tokens=ask.max_tokens,
-                                         stop=ask.stop))
+                                         stop=ask.stop, kind=ask.kind))
 
     def many(self, asks: list[Ask]) -> list[Any]:
         """The asks' results in order, decoded together where the engine can."""
@@ -147,7 +160,7 @@ class Generator:
             [Sample(a.messages, a.temperature, _top_p(a.temperature), a.seed,
                     a.max_tokens or self.max_tokens, tuple(a.stop or ())) for a in asks],
             cancel=cancel)
-        texts = [self._took(c, job) for c in done]
+        texts = [self._took(c, job, a.kind) for a, c in zip(asks, done, strict=True)]
         return [a.finish(t) for a, t in zip(asks, texts, strict=True)]
 
     def _candidate(self, reply: str, origin: str, plan: str | None = None,
@@ -187,7 +200,8 @@ class Generator:
             messages = self._messages("generate")
         else:
             messages = self._messages("generate_with_plan", plan=plan)
-        return Ask(messages, temperature, seed, stop=CODE_STOP, finish=lambda reply:
+        kind = "probe" if origin == "greedy" else "code"
+        return Ask(messages, temperature, seed, stop=CODE_STOP, kind=kind, finish=lambda reply:
                    self._candidate(reply + "\n```\n", origin if plan is None else "plan", plan))
 
     def code(self, *, temperature: float, seed: int, plan: str | None = None,
@@ -197,20 +211,21 @@ class Generator:
 
     def plans(self, count: int, *, temperature: float, seed: int) -> list[str]:
         reply = self._complete(self._messages("plans", count=count), temperature=temperature,
-                               seed=seed, max_tokens=96 * count + 64)
+                               seed=seed, max_tokens=96 * count + 64, kind="plans")
         return parse_plans(reply)[:count]
 
     def inputs(self, count: int, *, seed: int) -> list[tuple[str, str | None]]:
         """Model-proposed calls with (soft, untrusted) expected results."""
         reply = self._complete(self._messages("inputs", count=count), temperature=0.0,
-                               seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP)
+                               seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP,
+                               kind="inputs")
         return parse_input_asserts(reply, self.task.name)
 
     def ask_rewrite(self, template: str, *, seed: int, temperature: float,
                     **values: object) -> Ask:
         """A fresh implementation from the stub and `values` (e.g. the failing test), written
         without the broken code in view, so the model cannot copy the bug."""
-        return Ask(self._messages(template, **values), temperature, seed,
+        return Ask(self._messages(template, **values), temperature, seed, kind="rewrite",
                    finish=lambda reply: self._candidate(reply, "rewrite"))
 
     def rewrite(self, template: str, *, seed: int, temperature: float,
@@ -222,6 +237,7 @@ class Generator:
                    parent: Candidate, origin: str = "repair", **values: object) -> Ask:
         messages = self._messages(template, perspective=prompt.render(perspective), **values)
         return Ask(messages, temperature, seed, max_tokens=self.max_tokens + 200,
+                   kind="repair",
                    finish=lambda reply: self._candidate(reply, origin, parent=parent))
 
     def repair(self, template: str, perspective: str, *, seed: int, temperature: float,

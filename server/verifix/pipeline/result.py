@@ -49,6 +49,8 @@ class Result:
     candidate_programs: list[str] = field(default_factory=list)
     candidate_origins: list[str] = field(default_factory=list)  # each one's Candidate.origin
     origin: str = ""  # the chosen candidate's
+    # The model's share of `seconds`, by kind of request (Usage.by_kind): benchmarks only.
+    model_time: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:

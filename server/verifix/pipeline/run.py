@@ -101,6 +101,7 @@ class Run:
             candidate_programs=[self.verifier.program(c) for c in self.pool],
             candidate_origins=[c.origin for c in self.pool],
             origin=cand.origin if cand else "",
+            model_time=self.gen.usage.by_kind,
         )
         self.emit("done", f"{result.status}: {result.message}", status=result.status)
         return result
