@@ -302,8 +302,8 @@ def test_a_thinking_model_thinks_within_the_budget_then_answers(sandbox):
 
 
 def test_waves_draw_samples_together_and_reach_the_same_answer(sandbox):
-    # The probe passes, one confirming sample disagrees with it on an input: both confirming
-    # samples come in one wave, then the candidates in waves of two.
+    # The probe passes, the confirming sample disagrees with it on an input: the inputs and
+    # that sample come in one wave, then the candidates in waves of two.
     replies = [SQUARE, GOOD, GOOD_2, GOOD_3, GOOD, GOOD_2]
     one = ScriptedEngine(responder(replies), parallel=2)
     two = ScriptedEngine(responder(replies), parallel=2)
@@ -348,3 +348,18 @@ def test_nothing_is_offered_without_trusted_checks(sandbox):
     generate(bare, ScriptedEngine(responder([GOOD, GOOD_2, GOOD_3])), sandbox,
              events=seen.append)
     assert all(e.interim is None for e in seen)
+
+
+def test_the_inputs_and_the_first_sample_are_decoded_together(sandbox):
+    engine = ScriptedEngine(responder([GOOD, GOOD_2]), parallel=2)
+    result = run(engine, sandbox, wave=2)
+    assert result.status == "verified" and result.phase == "probe"
+    assert engine.waves == [2]  # one wave: nothing else was drawn
+    probe, inputs, sample = engine.prompts
+    assert "different test calls" in inputs and "different test calls" not in sample
+    assert result.evidence.candidates == 2 and result.evidence.inputs == 3
+    # The probe fails: the paired sample is the first candidate, and counts toward k.
+    engine = ScriptedEngine(responder([BROKEN, GOOD, GOOD_2, GOOD_3, GOOD]), parallel=2)
+    result = run(engine, sandbox, wave=2, candidates=2, plans=False)
+    assert result.status == "verified" and "x * 2" in result.code
+    assert engine.waves[0] == 2 and result.evidence.candidates == 3

@@ -214,12 +214,15 @@ class Generator:
                                seed=seed, max_tokens=96 * count + 64, kind="plans")
         return parse_plans(reply)[:count]
 
-    def inputs(self, count: int, *, seed: int) -> list[tuple[str, str | None]]:
+    def ask_inputs(self, count: int, *, seed: int) -> Ask:
         """Model-proposed calls with (soft, untrusted) expected results."""
-        reply = self._complete(self._messages("inputs", count=count), temperature=0.0,
-                               seed=seed, max_tokens=40 * count + 64, stop=CODE_STOP,
-                               kind="inputs")
-        return parse_input_asserts(reply, self.task.name)
+        return Ask(self._messages("inputs", count=count), 0.0, seed,
+                   max_tokens=40 * count + 64, stop=CODE_STOP, kind="inputs",
+                   finish=lambda reply: parse_input_asserts(reply, self.task.name))
+
+    def inputs(self, count: int, *, seed: int) -> list[tuple[str, str | None]]:
+        result: list[tuple[str, str | None]] = self.one(self.ask_inputs(count, seed=seed))
+        return result
 
     def ask_rewrite(self, template: str, *, seed: int, temperature: float,
                     **values: object) -> Ask:

@@ -7,6 +7,7 @@ and model-predicted results only break ties.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from verifix.cancel import BudgetExhausted, Cancelled
@@ -50,14 +51,18 @@ class Generate(Run):
                                   seed=self.sample_seed(first + i)) for i in range(n)]
 
     # -- stages --------------------------------------------------------------------------
-    def make_inputs(self) -> None:
+    def make_inputs(self, proposed: list[tuple[str, str | None]] | None = None) -> None:
+        """The inputs to compare candidates on: the docstring's calls without an expected
+        value, then the model's (`proposed`, when already asked for)."""
         trusted_calls = {e.call for e in self.task.examples if e.expected is not None}
         calls = [c for c in self.task.example_inputs if c not in trusted_calls]
         expected: list[str | None] = [None] * len(calls)
         if self.settings.generatedChecks:
-            self.emit("inputs", "asking the model for test inputs")
+            if proposed is None:
+                self.emit("inputs", "asking the model for test inputs")
+                proposed = self.gen.inputs(N_INPUTS, seed=self.sample_seed(7))
             seen = set(calls) | trusted_calls
-            for call, exp in self.gen.inputs(N_INPUTS, seed=self.sample_seed(7)):
+            for call, exp in proposed:
                 if call not in seen:
                     seen.add(call)
                     calls.append(call)
@@ -66,6 +71,17 @@ class Generate(Run):
         self.inputs = calls
         self.expected = self.verifier.evaluate_expected(expected) if calls else []
         self.emit("inputs", f"{len(self.inputs)} inputs to compare candidates on")
+
+    def inputs_with_a_sample(self) -> Candidate | None:
+        """The inputs and the first plain sample, decoded together: both are needed whatever
+        the probe did (the sample confirms the probe, or is the first candidate after it).
+        The sample is returned unchecked: it is checked once the inputs are known."""
+        self.emit("inputs", "asking the model for test inputs and a first sample")
+        proposed, sample = self.gen.many([self.gen.ask_inputs(N_INPUTS, seed=self.sample_seed(7)),
+                                          *self.samples(10, 1)])
+        self.confirm_samples += 1
+        self.make_inputs(proposed)
+        return sample
 
     def probe(self) -> Candidate | None:
         self.emit("probe", "greedy probe")
@@ -80,18 +96,25 @@ class Generate(Run):
                   interim=Interim("plausible", cand.function_code, message,
                                   self.verifier.program(cand)))
 
-    def confirm_probe(self, probe: Candidate) -> bool:
-        """Stop early only when an independent sample agrees with the probe on the inputs."""
+    def confirm_probe(self, probe: Candidate, drawn: list[Candidate | None]) -> bool:
+        """Stop early only when an independent sample agrees with the probe on the inputs.
+        `drawn`: the samples already drawn for it."""
         if not self.inputs or self.task.trusted_total == 0:
             return False
-        for wave in waves(self.samples(10, EARLY_SAMPLES), self.wave):
-            self.guard()
-            self.confirm_samples += len(wave)
-            for other in self.draw(wave):
-                if other is None or not other.passes_trusted:
-                    return False
-                if other.key != probe.key:
-                    return other.behaviour == probe.behaviour
+
+        def others() -> Iterator[Candidate | None]:
+            yield from drawn
+            more = self.samples(10 + len(drawn), EARLY_SAMPLES - len(drawn))
+            for wave in waves(more, self.wave):
+                self.guard()
+                self.confirm_samples += len(wave)
+                yield from self.draw(wave)
+
+        for other in others():
+            if other is None or not other.passes_trusted:
+                return False
+            if other.key != probe.key:
+                return other.behaviour == probe.behaviour
         return False
 
     def settled(self) -> bool:
@@ -167,11 +190,18 @@ class Generate(Run):
             if probe is not None and probe.passes_trusted and task.trusted_total:
                 self.offer(probe)
             self.guard()
-            self.make_inputs()
+            # Decoded beside the inputs when the engine decodes several at once (`wave`).
+            paired = (self.wave >= 2 and self.settings.generatedChecks
+                      and task.trusted_total > 0)
+            sample = self.inputs_with_a_sample() if paired else None
+            if not paired:
+                self.make_inputs()
             if probe is not None and probe.passes_trusted:
                 self.verifier.behaviour(probe, self.inputs)
+            drawn = [self.add(sample)] if paired else []
+            if probe is not None and probe.passes_trusted:
                 self.emit("checks", "probe passes the trusted checks; looking for agreement")
-                if self.confirm_probe(probe):
+                if self.confirm_probe(probe, drawn):
                     return self.chosen(self.select(), "probe")
             self.guard()
             phase = "candidates"
