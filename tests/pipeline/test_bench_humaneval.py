@@ -102,7 +102,8 @@ def test_summary_figures():
          "seconds": 4.0, "ceiling": True},
         {"passed": False, "status": "unverified", "prompt_tokens": 200, "completion_tokens": 0,
          "seconds": 6.0, "ceiling": False, "first_answer_seconds": 1.0,
-         "first_answer_passed": True},
+         "first_answer_passed": True,
+         "model_time": {"probe": {"seconds": 2.0}, "inputs": {"seconds": 1.5}}},
     ]
     s = summarize(records)
     assert s["passed"] == 1 and s["verified"] == 2 and s["verified_precision"] == 0.5
@@ -111,11 +112,15 @@ def test_summary_figures():
     assert s["plausible_precision"] is None
     # Older records carry no first answer: their final answer was the first.
     assert s["first_answer_seconds_median"] == 2.0 and s["first_answer_pass_at_1"] == 2 / 3
+    # Where the time went: only the records that kept it.
+    assert s["time"] == {"probe": 2.0, "inputs": 1.5, "code": 0.0, "plans": 0.0, "repair": 0.0,
+                         "rewrite": 0.0, "rest": 2.5, "tasks": 1}
     lo, hi = bootstrap_ci([True] * 8 + [False] * 2)
     assert 0.4 < lo < 0.8 < hi <= 1.0
     table = markdown({"greedy": s, "pipeline": s | {"tokens_mean": 1400.0}},
                      {"task_spec": "x", "tasks": 3})
     assert "| 6.00x |" in table and "| 1.00x |" in table
+    assert "| pipeline | 2.0 | 1.5 | 0.0 | 0.0 | 0.0 | 0.0 | 2.5 | 1 |" in table
 
 
 def test_pipeline_switches_compose_and_unknown_modes_fail():

@@ -58,7 +58,25 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "first_answer_pass_at_1": sum(first_ok) / n if n else 0.0,
         "tasks_per_hour": 3600 / statistics.mean(seconds) if seconds and sum(seconds) else 0.0,
         "ceiling": sum(ceiling) / len(ceiling) if ceiling else None,
+        "time": time_split(records),
     }
+
+
+KINDS = ("probe", "inputs", "code", "plans", "repair", "rewrite")
+
+
+def time_split(records: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Mean seconds per task by kind of model request, and the rest (sandbox checks,
+    selection, bookkeeping); None for records that did not keep the model's time."""
+    timed = [r for r in records if r.get("model_time") is not None]
+    if not timed:
+        return None
+    split = {k: statistics.mean(r["model_time"].get(k, {}).get("seconds", 0.0) for r in timed)
+             for k in KINDS}
+    split["rest"] = statistics.mean(
+        r["seconds"] - sum(d["seconds"] for d in r["model_time"].values()) for r in timed)
+    split["tasks"] = len(timed)
+    return split
 
 
 def _pct(x: float | None) -> str:
@@ -91,6 +109,15 @@ def markdown(summaries: dict[str, dict[str, Any]], meta: dict[str, Any], *,
             f"({_pct(s['first_answer_pass_at_1'])}) | {s['tasks_per_hour']:.0f} | "
             f"{_pct(s['ceiling'])} |"
         )
+    split = {m: s["time"] for m, s in summaries.items() if s.get("time")}
+    if split:
+        lines += ["", "Where a task's time goes, mean seconds per task (model time by kind of "
+                  "request; rest: sandbox checks, selection):", "",
+                  "| mode | " + " | ".join(KINDS) + " | rest | tasks timed |",
+                  "|---|" + "---|" * (len(KINDS) + 2)]
+        for mode, t in split.items():
+            lines.append(f"| {mode} | " + " | ".join(f"{t[k]:.1f}" for k in KINDS)
+                         + f" | {t['rest']:.1f} | {t['tasks']} |")
     return "\n".join(lines)
 
 
