@@ -334,12 +334,20 @@ def test_a_probe_that_passes_the_checks_is_offered_before_agreement(sandbox):
 
 
 @pytest.mark.parametrize("probe", [BROKEN, "I cannot do that."])
-def test_a_probe_that_fails_the_checks_is_not_offered(sandbox, probe):
+def test_when_the_probe_fails_the_first_candidate_that_passes_is_offered(sandbox, probe):
     seen = []
-    engine = ScriptedEngine(responder([probe, GOOD, GOOD_2, GOOD_3]))
+    engine = ScriptedEngine(responder([probe, SQUARE, GOOD, GOOD_2, GOOD_3]))
     result = generate(task(), engine, sandbox, events=seen.append)
-    assert all(e.interim is None for e in seen)
-    assert result.status == "verified"
+    (offer,) = [e.interim for e in seen if e.interim is not None]
+    assert "x * x" in offer.code  # it passes double(2) == 4; agreement later prefers x * 2
+    assert result.status == "verified" and "x * 2" in result.code
+
+
+def test_nothing_is_offered_when_nothing_passes_the_checks(sandbox):
+    seen = []
+    engine = ScriptedEngine(responder([BROKEN] * 10))
+    result = generate(task(), engine, sandbox, events=seen.append)
+    assert all(e.interim is None for e in seen) and result.status == "unverified"
 
 
 def test_nothing_is_offered_without_trusted_checks(sandbox):

@@ -29,6 +29,7 @@ class Generate(Run):
         super().__init__(*args, **kwargs)
         self.expected: list[str | None] = []  # model-predicted results (soft votes)
         self.confirm_samples = 0
+        self.offered = False
 
     def add(self, cand: Candidate | None) -> Candidate | None:
         """Check a new candidate against the trusted checks (and the inputs, if it passes)."""
@@ -40,6 +41,8 @@ class Generate(Run):
             self.verifier.behaviour(cand, self.inputs)
         self.emit(self.phase, f"candidate {cand.id} ({cand.origin}): "
                   f"{cand.trusted_passed}/{cand.trusted_total} trusted checks")
+        if cand.passes_trusted and self.task.trusted_total and not self.offered:
+            self.offer(cand)
         return cand
 
     def draw(self, asks: list[Ask]) -> list[Candidate | None]:
@@ -89,10 +92,12 @@ class Generate(Run):
                                       origin="greedy"))
 
     def offer(self, cand: Candidate) -> None:
-        """The probe passes the trusted checks: the editor can show it while agreement runs."""
+        """The first candidate that passes the trusted checks (the probe, when it does): the
+        editor can show it while agreement runs."""
+        self.offered = True
         message = (f"passes {cand.trusted_passed}/{cand.trusted_total} trusted checks; "
                    "looking for agreement")
-        self.emit("probe", f"plausible answer so far: {message}",
+        self.emit(self.phase, f"plausible answer so far: {message}",
                   interim=Interim("plausible", cand.function_code, message,
                                   self.verifier.program(cand)))
 
@@ -187,8 +192,6 @@ class Generate(Run):
         note = ""
         try:
             probe = self.probe()
-            if probe is not None and probe.passes_trusted and task.trusted_total:
-                self.offer(probe)
             self.guard()
             # Decoded beside the inputs when the engine decodes several at once (`wave`).
             paired = (self.wave >= 2 and self.settings.generatedChecks
