@@ -164,3 +164,21 @@ def test_a_wave_stops_on_its_stop_strings_and_on_cancel(real_engine):
     cancel = CancelToken()
     cancel.cancel()
     assert {c.stopped_by for c in real_engine.generate_many(wave, cancel=cancel)} == {"cancel"}
+
+
+def test_a_wave_of_prompts_whose_own_parts_fill_more_than_a_batch(real_engine):
+    # Two prompts that share little: their own tokens take several decodes, and each must
+    # still sample from its own last prompt token (llama.cpp keeps one decode's logits).
+    from verifix.engine.base import Sample
+    from verifix.engine.parallel import common_prefix
+
+    words = " ".join(f"w{i}" for i in range(300))
+    wave = [Sample([{"role": "user", "content": f"Reply with one word: {fruit}. Ignore the "
+                     f"words that follow.\n{words}\nNow reply with one word: {fruit}"}],
+                   0.0, 1.0, seed, 6)
+            for seed, fruit in ((1, "APPLE"), (2, "BANANA"))]
+    prompts = [real_engine.tokenize(real_engine.format_chat(w.prompt)) for w in wave]
+    own = sum(len(p) - common_prefix(prompts) for p in prompts)
+    assert own > 512  # more than one batch (llama-cpp-python's n_batch): the case under test
+    apple, banana = real_engine.generate_many(wave)
+    assert "APPLE" in apple.text.upper() and "BANANA" in banana.text.upper(), (apple, banana)

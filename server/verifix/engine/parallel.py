@@ -109,15 +109,19 @@ class ParallelDecoder:
         evaluated[0] += common
         for s in range(1, n):
             lib.llama_memory_seq_cp(mem, 0, s, -1, -1)
-        rows: list[Row] = [(p[pos], pos, s, pos == len(p) - 1)
-                for s, p in enumerate(prompts) for pos in range(common, len(p))]
+        # A decode keeps only its own logits: every sequence's last prompt token goes in the
+        # last decode, whatever the prompts' own parts add up to.
+        rows: list[Row] = [(p[pos], pos, s, False)
+                           for s, p in enumerate(prompts) for pos in range(common, len(p) - 1)]
+        rows += [(p[-1], len(p) - 1, s, True) for s, p in enumerate(prompts)]
         for s, p in enumerate(prompts):
             evaluated[s] += len(p) - common
-        last_row: dict[int, int] = {}
-        for start in range(0, len(rows), self.n_batch):
-            chunk = rows[start:start + self.n_batch]
-            self._decode(chunk)
-            last_row.update((row[2], j) for j, row in enumerate(chunk) if row[3])
+        last = max(0, len(rows) - self.n_batch)  # the final decode: at most one batch
+        for start in range(0, last, self.n_batch):
+            self._decode(rows[start:min(last, start + self.n_batch)])
+        final = rows[last:]
+        self._decode(final)
+        last_row = {row[2]: j for j, row in enumerate(final) if row[3]}
         samplers = [self._sampler(s) for s in sampling]
         try:
             pos = [len(p) for p in prompts]
