@@ -24,6 +24,7 @@ export const BUSY_CONTEXT = 'verifix.busy';
 
 /** Read-only documents that show a job's interim answer (never the user's file). */
 export const INTERIM_SCHEME = 'verifix-interim';
+const MAX_INTERIMS = 20;
 
 const JOB_COMMANDS: readonly string[] = [P.GENERATE, P.REPAIR, P.APPLY_FIX];
 
@@ -427,6 +428,9 @@ export class Verifix implements vscode.Disposable {
     }
     const path = `/${u.jobId}/${P.qualnameOf(u.target)} (so far).py`;
     this.interims.set(path, `# ${interim.status}, not applied: ${interim.message}\n${interim.code}`);
+    for (const old of [...this.interims.keys()].slice(0, -MAX_INTERIMS)) {
+      this.interims.delete(old); // a long day's jobs: only the recent answers stay viewable
+    }
     this.log.appendLine(`${title}: ${interim.status} answer so far (${interim.message}):\n${interim.code}`);
     void vscode.window.showInformationMessage(
       `${title}: a ${interim.status} answer so far (${interim.message}); `
