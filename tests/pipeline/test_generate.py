@@ -398,3 +398,24 @@ def test_no_answer_is_begun_for_a_thinking_model_or_an_engine_without_its_templa
     for engine in (thinker, plain):
         assert run(engine, sandbox, thinkingBudget=0).status == "verified"
         assert not any(p.endswith(STUB) for p in engine.prompts)
+
+
+def test_the_models_test_calls_end_once_it_has_written_enough():
+    from verifix.pipeline.candidates import MAX_CALL_LINE, EnoughCalls
+
+    enough = EnoughCalls("double", 3)
+    assert not enough("```python\nassert double(1) == 2\nassert double(2) == 4\n")
+    assert enough("```python\nassert double(1) == 2\nassert double(2) == 4\n"
+                  "assert double(3) == 6\n")
+    # A greedy reply that repeats a line goes on repeating it.
+    assert EnoughCalls("double", 8)("assert double(1) == 2\nassert double(1) == 2\n")
+    assert EnoughCalls("double", 8)("assert double([" + "1, " * MAX_CALL_LINE)
+
+
+def test_a_reply_of_test_calls_that_repeats_itself_is_cut_short(sandbox):
+    looping = "```python\n" + "assert double(3) == 6\n" * 60 + "```"
+    engine = ScriptedEngine(responder([GOOD, GOOD_2], inputs=looping))
+    result = run(engine, sandbox)
+    assert result.status == "verified"
+    # Two lines of calls, not sixty (about 10 scripted tokens each).
+    assert result.model_time["inputs"]["completion_tokens"] < 40

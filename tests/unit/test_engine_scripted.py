@@ -40,6 +40,18 @@ def test_stop_scanner_holds_back_a_partial_stop_string():
     assert s.text == "code "
 
 
+def test_a_test_of_the_text_so_far_ends_the_reply_after_its_last_complete_line():
+    two_lines = lambda text: text.count("\n") >= 2  # noqa: E731
+    engine = ScriptedEngine(["a = 1\nb = 2\nc = 3\nd = 4\n"])
+    seen: list[str] = []
+    c = engine.generate("p", stop=["```", two_lines], on_token=seen.append)
+    assert (c.text, c.stopped_by) == ("a = 1\nb = 2\n", "stop")
+    assert "".join(seen) == c.text
+    s = StopScanner([lambda text: len(text) > 8])
+    assert s.feed("x = 1\ny = 22") == ("x = 1\n", True)  # the unfinished line is dropped
+    assert s.text == "x = 1\n"
+
+
 def test_cancel_from_another_thread_stops_within_one_token():
     engine = ScriptedEngine([" ".join(f"w{i}" for i in range(200))], delay_s=0.005)
     cancel = CancelToken()

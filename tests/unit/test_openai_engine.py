@@ -390,6 +390,25 @@ def test_stop_string_is_applied_client_side(server: FakeServer) -> None:
     assert server.posts()[0]["body"]["stop"] == ["END"]
 
 
+def test_a_test_of_the_text_so_far_runs_client_side_and_hangs_up(server: FakeServer) -> None:
+    def respond(h: Handler, request: dict[str, Any]) -> None:
+        h.sse_start()
+        for piece in ("one\n", "two\nthr", "ee\n"):
+            h.sse(chat_chunk(piece))
+        for _ in range(50):  # it would go on for 5 s
+            if server.release.wait(0.1):
+                return
+            h.sse(chat_chunk("more\n"))
+
+    server.responder = respond
+    start = time.monotonic()
+    done = engine_for(server).generate(MESSAGES, stop=["END", lambda t: "two\n" in t])
+
+    assert time.monotonic() - start < 2
+    assert (done.text, done.stopped_by) == ("one\ntwo\n", "stop")
+    assert server.posts()[0]["body"]["stop"] == ["END"]  # only strings go to the server
+
+
 # ---------------------------------------------------------------------- cancellation
 
 

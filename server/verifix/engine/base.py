@@ -19,6 +19,9 @@ class Message(TypedDict):
 Prompt = str | Sequence[Message]
 
 StoppedBy = Literal["eos", "stop", "length", "cancel"]
+# Where a reply ends early: a string, or a test of the text so far that says it is enough
+# (the reply then ends after its last complete line).
+Stop = str | Callable[[str], bool]
 
 
 class EngineError(RuntimeError):
@@ -73,7 +76,7 @@ class Sample:
     top_p: float = 1.0
     seed: int | None = None
     max_tokens: int = 512
-    stop: tuple[str, ...] = ()
+    stop: tuple[Stop, ...] = ()
 
 
 def generate_each(engine: Engine, samples: Sequence[Sample],
@@ -106,7 +109,7 @@ class Engine(Protocol):
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: Sequence[Stop] | None = None,
         cancel: CancelToken | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion: ...
@@ -134,14 +137,20 @@ class Engine(Protocol):
 class StopScanner:
     """Finds stop strings in streamed text without emitting text that may start one."""
 
-    def __init__(self, stop: Sequence[str] | None) -> None:
-        self.stop = [s for s in (stop or []) if s]
+    def __init__(self, stop: Sequence[Stop] | None) -> None:
+        self.stop = [s for s in (stop or []) if isinstance(s, str) and s]
+        self.enough = [s for s in (stop or []) if callable(s)]
         self.text = ""
         self._emitted = 0
 
     def feed(self, piece: str) -> tuple[str, bool]:
         """Add `piece`; return (text safe to emit now, whether a stop string was hit)."""
         self.text += piece
+        if any(test(self.text) for test in self.enough):
+            self.text = self.text[:self.text.rfind("\n") + 1]
+            out = self.text[self._emitted:]
+            self._emitted = len(self.text)
+            return out, True
         for s in self.stop:
             idx = self.text.find(s, max(0, self._emitted - len(s)))
             if idx != -1:

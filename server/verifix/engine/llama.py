@@ -18,6 +18,7 @@ from verifix.engine.base import (
     Message,
     Prompt,
     Sample,
+    Stop,
     StopScanner,
     TokenCallback,
     generate_each,
@@ -138,7 +139,7 @@ class LlamaCppEngine:
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: Sequence[Stop] | None = None,
         cancel: CancelToken | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion:
@@ -155,7 +156,7 @@ class LlamaCppEngine:
         temperature: float,
         top_p: float,
         seed: int | None,
-        stop: Sequence[str] | None,
+        stop: Sequence[Stop] | None,
         cancel: CancelToken | None,
         on_token: TokenCallback | None,
     ) -> Completion:

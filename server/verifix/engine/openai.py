@@ -23,6 +23,7 @@ from verifix.engine.base import (
     Message,
     Prompt,
     Sample,
+    Stop,
     StoppedBy,
     StopScanner,
     TokenCallback,
@@ -95,7 +96,7 @@ class OpenAIEngine:
             self._client.close()
 
     def generate(self, prompt: Prompt, *, max_tokens: int = 512, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int | None = None, stop: Sequence[str] | None = None,
+                 top_p: float = 1.0, seed: int | None = None, stop: Sequence[Stop] | None = None,
                  cancel: CancelToken | None = None,
                  on_token: TokenCallback | None = None) -> Completion:
         start = time.perf_counter()
@@ -138,7 +139,7 @@ class OpenAIEngine:
         prompt = sample.prompt
         chat = not isinstance(prompt, str)
         path = "/chat/completions" if chat else "/completions"
-        stops = [s for s in sample.stop if s]
+        stops = [s for s in sample.stop if s]  # the tests of the text so far run here
         body: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True},
                                 "max_tokens": sample.max_tokens,
                                 "temperature": sample.temperature, "top_p": sample.top_p}
@@ -148,8 +149,8 @@ class OpenAIEngine:
             body["messages"] = list(prompt)
         if sample.seed is not None:
             body["seed"] = sample.seed
-        if stops:
-            body["stop"] = stops
+        if strings := [s for s in stops if isinstance(s, str)]:
+            body["stop"] = strings
         reply = _Reply(self.base_url + path, chat, StopScanner(stops), on_token)
         hangup = _Hangup()
         unregister = cancel.on_cancel(hangup.fire) if cancel is not None else None

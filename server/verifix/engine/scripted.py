@@ -14,6 +14,7 @@ from verifix.engine.base import (
     Message,
     Prompt,
     Sample,
+    Stop,
     StopScanner,
     TokenCallback,
     generate_each,
@@ -75,7 +76,7 @@ class ScriptedEngine:
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: Sequence[Stop] | None = None,
         cancel: CancelToken | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verifix.engine.base import CancelToken, Completion, Engine, Message, StoppedBy
+from verifix.engine.base import CancelToken, Completion, Engine, Message, Stop, StoppedBy
 
 OPEN, CLOSE = "<think>", "</think>"
 _PEEK = 8  # tokens enough to see whether a reply opens a thinking block
@@ -24,7 +24,7 @@ def generate_with_thinking_budget(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,
-    stop: Sequence[str] | None = None,
+    stop: Sequence[Stop] | None = None,
     cancel: CancelToken | None = None,
 ) -> Completion:
     """The answer after at most `think_budget` tokens of thinking (returned in `.thinking`).
@@ -34,7 +34,7 @@ def generate_with_thinking_budget(
     prefix = engine.format_chat(messages)
     parts: list[Completion] = []
 
-    def run(prompt: str, tokens: int, stops: Sequence[str] | None) -> Completion:
+    def run(prompt: str, tokens: int, stops: Sequence[Stop] | None) -> Completion:
         parts.append(engine.generate(prompt, max_tokens=tokens, stop=stops, cancel=cancel,
                                      temperature=temperature, top_p=top_p, seed=seed))
         return parts[-1]

@@ -17,12 +17,12 @@ from verifix import code as pycode
 from verifix import prompt
 from verifix.cancel import BudgetExhausted, Cancelled, Deadline
 from verifix.code.same_logic import logic_key
-from verifix.engine.base import CancelToken, Completion, Engine, Message, Prompt, Sample
+from verifix.engine.base import CancelToken, Completion, Engine, Message, Prompt, Sample, Stop
 from verifix.engine.thinking import generate_with_thinking_budget
 from verifix.pipeline.task import Task
 
 # Stop at the closing fence: the prose models add after their code costs tokens and time.
-CODE_STOP = ["\n```\n", "\n```\r\n"]
+CODE_STOP: list[Stop] = ["\n```\n", "\n```\r\n"]
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Ask:
     seed: int
     finish: Callable[[str], Any]
     max_tokens: int | None = None
-    stop: list[str] | None = None
+    stop: list[Stop] | None = None
     kind: str = "code"  # what it asks for (Usage.by_kind)
 
 
@@ -133,7 +133,7 @@ class Generator:
         return c.text
 
     def _complete(self, messages: Prompt, *, temperature: float, seed: int,
-                  max_tokens: int | None = None, stop: list[str] | None = None,
+                  max_tokens: int | None = None, stop: list[Stop] | None = None,
                   kind: str = "code") -> str:
         generate = self.engine.generate
         if self.engine.thinks and self.thinking_budget > 0 and not isinstance(messages, str):
@@ -228,7 +228,8 @@ class Generator:
     def ask_inputs(self, count: int, *, seed: int) -> Ask:
         """Model-proposed calls with (soft, untrusted) expected results."""
         return Ask(self._messages("inputs", count=count), 0.0, seed,
-                   max_tokens=40 * count + 64, stop=CODE_STOP, kind="inputs",
+                   max_tokens=40 * count + 64, kind="inputs",
+                   stop=[*CODE_STOP, EnoughCalls(self.task.name, count)],
                    finish=lambda reply: parse_input_asserts(reply, self.task.name))
 
     def inputs(self, count: int, *, seed: int) -> list[tuple[str, str | None]]:
@@ -291,6 +292,32 @@ def parse_plans(reply: str) -> list[str]:
         plans.append(" ".join(current))
     cleaned = [re.sub(r"\*\*", "", p).strip() for p in plans]
     return [p for p in cleaned if len(p) > 12]
+
+
+# A line this long is no readable test input: a small model writing one is filling a list.
+MAX_CALL_LINE = 240
+
+
+class EnoughCalls:
+    """Ends the model's test calls once it has written `count` different ones, repeats a line
+    (a greedy reply that repeats itself goes on repeating) or writes a line too long to read:
+    each of these only costs time."""
+
+    def __init__(self, name: str, count: int) -> None:
+        self.name, self.count = name, count
+        self._lines = 0
+
+    def __call__(self, text: str) -> bool:
+        done, _, partial = text.rpartition("\n")
+        if len(partial) > MAX_CALL_LINE:
+            return True
+        lines = [line.strip() for line in done.splitlines() if line.strip()]
+        if len(lines) == self._lines:
+            return False
+        self._lines = len(lines)
+        if len(set(lines)) < len(lines):
+            return True
+        return len(parse_input_asserts(done, self.name)) >= self.count
 
 
 def parse_input_asserts(reply: str, name: str) -> list[tuple[str, str | None]]:
