@@ -378,22 +378,15 @@ STUB = 'def double(x):\n    """Return x times two.\n\n    >>> double(2)\n    4\n
 
 def bodies(replies):
     """A continuing model: given the function's opening, it writes only the body."""
-    answer = responder(replies)
-
-    def reply(prompt: str) -> str:
-        text = answer(prompt)
-        return text.replace("```python\ndef double(x):\n", "") if prompt.endswith(STUB) else text
-
-    return reply
+    return responder([r.replace("```python\ndef double(x):\n", "") for r in replies])
 
 
-def test_a_samples_answer_begins_at_the_stub_so_the_model_writes_only_the_body(sandbox):
-    engine = ScriptedEngine(bodies([SQUARE, GOOD, GOOD_2]), continues=True)
+def test_the_answer_begins_at_the_stub_so_the_model_writes_only_the_body(sandbox):
+    engine = ScriptedEngine(bodies([GOOD, GOOD_2]), continues=True)
     result = run(engine, sandbox)
-    probe, *samples = [p for p in engine.prompts if "Complete the Python function" in p]
-    assert probe.endswith("<|assistant|>\n")  # the probe is written freely
-    assert len(samples) == 2
-    assert all(p.endswith("<|assistant|>\n```python\n" + STUB) for p in samples)
+    code_prompts = [p for p in engine.prompts if "Complete the Python function" in p]
+    assert len(code_prompts) == 2
+    assert all(p.endswith("<|assistant|>\n```python\n" + STUB) for p in code_prompts)
     assert result.status == "verified"
     # The user's docstring stays; the model's body follows it.
     assert result.code == STUB + "    return x * 2\n"
