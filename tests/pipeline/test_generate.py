@@ -373,33 +373,6 @@ def test_the_inputs_and_the_first_sample_are_decoded_together(sandbox):
     assert engine.waves[0] == 2 and result.evidence.candidates == 3
 
 
-STUB = 'def double(x):\n    """Return x times two.\n\n    >>> double(2)\n    4\n    """\n'
-
-
-def bodies(replies):
-    """A continuing model: given the function's opening, it writes only the body."""
-    return responder([r.replace("```python\ndef double(x):\n", "") for r in replies])
-
-
-def test_the_answer_begins_at_the_stub_so_the_model_writes_only_the_body(sandbox):
-    engine = ScriptedEngine(bodies([GOOD, GOOD_2]), continues=True)
-    result = run(engine, sandbox)
-    code_prompts = [p for p in engine.prompts if "Complete the Python function" in p]
-    assert len(code_prompts) == 2
-    assert all(p.endswith("<|assistant|>\n```python\n" + STUB) for p in code_prompts)
-    assert result.status == "verified"
-    # The user's docstring stays; the model's body follows it.
-    assert result.code == STUB + "    return x * 2\n"
-
-
-def test_no_answer_is_begun_for_a_thinking_model_or_an_engine_without_its_template(sandbox):
-    thinker = ScriptedEngine(responder([GOOD, GOOD_2]), continues=True, thinks=True)
-    plain = ScriptedEngine(responder([GOOD, GOOD_2]))
-    for engine in (thinker, plain):
-        assert run(engine, sandbox, thinkingBudget=0).status == "verified"
-        assert not any(p.endswith(STUB) for p in engine.prompts)
-
-
 def test_the_models_test_calls_end_once_it_has_written_enough():
     from verifix.pipeline.candidates import MAX_CALL_LINE, EnoughCalls
 

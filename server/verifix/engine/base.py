@@ -97,9 +97,6 @@ class Engine(Protocol):
     thinks: bool
     # How many answers `generate_many` decodes at once (1: one after another).
     parallel: int
-    # `format_chat(messages)` is the exact text the model's own chat template gives, so a raw
-    # prompt of it plus the first words of the answer continues that answer.
-    continues: bool
 
     def generate(
         self,

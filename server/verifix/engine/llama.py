@@ -85,7 +85,6 @@ class LlamaCppEngine:
         # Thinking templates all mention the closing tag (R1 distills strip up to it from
         # history without ever spelling the opening one).
         self.thinks = CLOSE in template
-        self.continues = True  # format_chat renders the GGUF's template (or plain ChatML)
         self._formatter = self._make_formatter(template) if template else None
         # Count the prompt tokens llama.cpp really evaluates (the first eval of each call).
         self._pending_prompt_eval = False

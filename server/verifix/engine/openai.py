@@ -49,7 +49,6 @@ class OpenAIEngine:
 
     # The server formats chats with a template we cannot see, so no client-side budget forcing.
     thinks = False
-    continues = False  # the server's chat template is out of reach
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
                  timeout_s: float = 60.0, connect_timeout_s: float = 10.0,

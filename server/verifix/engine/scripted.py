@@ -41,7 +41,6 @@ class ScriptedEngine:
         repeat_last: bool = False,
         thinks: bool = False,
         parallel: int = 1,
-        continues: bool = False,
     ) -> None:
         self._responder = replies if callable(replies) else None
         self._replies = [] if callable(replies) else list(replies)
@@ -49,7 +48,6 @@ class ScriptedEngine:
         self.repeat_last = repeat_last
         self.thinks = thinks
         self.parallel = parallel
-        self.continues = continues
         self.waves: list[int] = []  # the size of each generate_many call, for tests
         self.prompts: list[str] = []
         self.stats = EngineStats()

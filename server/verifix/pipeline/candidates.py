@@ -17,7 +17,7 @@ from verifix import code as pycode
 from verifix import prompt
 from verifix.cancel import BudgetExhausted, Cancelled, Deadline
 from verifix.code.same_logic import logic_key
-from verifix.engine.base import CancelToken, Completion, Engine, Message, Prompt, Sample, Stop
+from verifix.engine.base import CancelToken, Completion, Engine, Message, Sample, Stop
 from verifix.engine.thinking import generate_with_thinking_budget
 from verifix.pipeline.task import Task
 
@@ -86,7 +86,7 @@ class Candidate:
 class Ask:
     """One request to the engine and what its reply becomes."""
 
-    messages: Prompt  # a chat, or its raw text with the answer begun (Generator.ask_code)
+    messages: list[Message]
     temperature: float
     seed: int
     finish: Callable[[str], Any]
@@ -132,11 +132,11 @@ class Generator:
             raise Cancelled
         return c.text
 
-    def _complete(self, messages: Prompt, *, temperature: float, seed: int,
+    def _complete(self, messages: list[Message], *, temperature: float, seed: int,
                   max_tokens: int | None = None, stop: list[Stop] | None = None,
                   kind: str = "code") -> str:
         generate = self.engine.generate
-        if self.engine.thinks and self.thinking_budget > 0 and not isinstance(messages, str):
+        if self.engine.thinks and self.thinking_budget > 0:
             generate = partial(generate_with_thinking_budget, self.engine,
                                think_budget=self.thinking_budget)
         cancel, job = self._cancel_for_next()
@@ -201,19 +201,8 @@ class Generator:
         else:
             messages = self._messages("generate_with_plan", plan=plan)
         kind = "probe" if origin == "greedy" else "code"
-        prompt, begun = self._begin_with_stub(messages)
-        return Ask(prompt, temperature, seed, stop=CODE_STOP, kind=kind, finish=lambda reply:
-                   self._candidate(begun + reply + "\n```\n", origin if plan is None else "plan",
-                                   plan))
-
-    def _begin_with_stub(self, messages: list[Message]) -> tuple[Prompt, str]:
-        """The prompt with the answer begun at the function's signature and docstring, and that
-        beginning. A model otherwise copies them back first: about half of a HumanEval reply's
-        tokens. Only where the engine renders its own chat template, and not while thinking."""
-        if not self.engine.continues or self.engine.thinks:
-            return messages, ""
-        begun = "```python\n" + self.task.stub
-        return self.engine.format_chat(messages) + begun, begun
+        return Ask(messages, temperature, seed, stop=CODE_STOP, kind=kind, finish=lambda reply:
+                   self._candidate(reply + "\n```\n", origin if plan is None else "plan", plan))
 
     def code(self, *, temperature: float, seed: int, plan: str | None = None,
              origin: str = "sample") -> Candidate | None:
