@@ -48,7 +48,8 @@ def test_a_test_of_the_text_so_far_ends_the_reply_after_its_last_complete_line()
     assert (c.text, c.stopped_by) == ("a = 1\nb = 2\n", "stop")
     assert "".join(seen) == c.text
     s = StopScanner([lambda text: len(text) > 8])
-    assert s.feed("x = 1\ny = 22") == ("x = 1\n", True)  # the unfinished line is dropped
+    assert s.feed("x = 1\ny") == ("x = 1\n", False)  # an unfinished line waits
+    assert s.feed(" = 22") == ("", True)  # ... and is dropped when the reply ends
     assert s.text == "x = 1\n"
 
 

@@ -132,7 +132,9 @@ class Engine(Protocol):
 
 
 class StopScanner:
-    """Finds stop strings in streamed text without emitting text that may start one."""
+    """Finds stop strings in streamed text without emitting text that may start one, and ends
+    it after its last complete line once a test of the text so far says it is enough (so the
+    unfinished line is held back until it ends)."""
 
     def __init__(self, stop: Sequence[Stop] | None) -> None:
         self.stop = [s for s in (stop or []) if isinstance(s, str) and s]
@@ -143,11 +145,6 @@ class StopScanner:
     def feed(self, piece: str) -> tuple[str, bool]:
         """Add `piece`; return (text safe to emit now, whether a stop string was hit)."""
         self.text += piece
-        if any(test(self.text) for test in self.enough):
-            self.text = self.text[:self.text.rfind("\n") + 1]
-            out = self.text[self._emitted:]
-            self._emitted = len(self.text)
-            return out, True
         for s in self.stop:
             idx = self.text.find(s, max(0, self._emitted - len(s)))
             if idx != -1:
@@ -155,8 +152,14 @@ class StopScanner:
                 out = self.text[self._emitted :]
                 self._emitted = len(self.text)
                 return out, True
-        # Hold back a tail that could still grow into a stop string.
-        hold = 0
+        line_end = self.text.rfind("\n") + 1
+        if any(test(self.text) for test in self.enough):
+            self.text = self.text[:line_end]
+            out = self.text[self._emitted:]
+            self._emitted = len(self.text)
+            return out, True
+        # Hold back a tail that could still grow into a stop string (or an unfinished line).
+        hold = len(self.text) - line_end if self.enough else 0
         for s in self.stop:
             for n in range(min(len(s) - 1, len(self.text)), 0, -1):
                 if self.text.endswith(s[:n]):
